@@ -1,0 +1,1 @@
+"""crossnav index: repos -> one shared SQLite symbol index."""

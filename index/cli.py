@@ -1,0 +1,201 @@
+"""The `crossnav` command: `index` builds/updates the shared index, `serve` runs the language server,
+`status` shows what the index holds."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .store import IndexError_, default_db_path, open_reader, open_writer
+
+err = Console(stderr=True)
+
+
+def crossnav_version() -> str:
+    try:
+        return version("crossnav")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def cmd_index(args) -> int:
+    from .indexer import Indexer
+    from .repos import RepoError, discover, open_repo
+
+    db_path = Path(args.db).expanduser() if args.db else default_db_path()
+    paths: list[Path] = [Path(p) for p in args.repos]
+    try:
+        for root in args.discover or []:
+            found = discover(Path(root).expanduser())
+            if not found:
+                err.print(f"[yellow]no git repositories found under {root}[/]")
+            paths.extend(found)
+        if not paths:
+            err.print("nothing to index: pass repository folders, or --discover ROOT to find every repo below ROOT")
+            return 2
+        repos = [open_repo(p) for p in paths]
+    except RepoError as e:
+        err.print(f"[red]error:[/] {e}")
+        return 2
+    names = Counter(r.name for r in repos)
+    dup = [n for n, c in names.items() if c > 1]
+    if dup:
+        err.print(f"[red]error:[/] two repos share the folder name {dup[0]!r}; index them into separate databases or rename one clone")
+        return 2
+    try:
+        db = open_writer(db_path)
+    except IndexError_ as e:
+        err.print(f"[red]error:[/] {e}")
+        return 2
+
+    t0 = time.perf_counter()
+    results = []
+    quiet = args.quiet or not err.is_terminal
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=err, transient=True, disable=quiet)
+    task = {}
+
+    def on_progress(event, name, total=None):
+        if event == "repo":
+            task["id"] = progress.add_task(name, total=total)
+        elif event == "file":
+            progress.advance(task["id"])
+
+    indexer = Indexer(db, max_file_size=args.max_file_size * 1024, jobs=args.jobs, progress=on_progress)
+    interrupted = False
+    try:
+        with progress:
+            for repo in repos:
+                results.append(indexer.index_repo(repo))
+                if "id" in task:
+                    progress.remove_task(task.pop("id"))
+                if quiet and not args.quiet:
+                    r = results[-1]
+                    err.print(f"indexed {r.name}: {r.parsed} parsed, {r.unchanged} unchanged, {r.removed} removed ({r.seconds:.1f}s)")
+        indexer.finish(force=args.force_resolve)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        indexer.close()
+    elapsed = time.perf_counter() - t0
+    _summary(results, elapsed, db_path, args.verbose)
+    if interrupted:
+        done = ", ".join(r.name for r in results) or "none"
+        err.print(f"[yellow]interrupted[/]: repos finished before the interrupt are saved ({done}); "
+                  "the rest keep their previous index. Run the same command again to finish.")
+        return 130
+    return 0
+
+
+def _summary(results, elapsed, db_path: Path, verbose: bool):
+    out = Console()
+    table = Table(title="crossnav index", show_lines=False)
+    for col in ("repo", "files", "parsed", "unchanged", "removed", "definitions", "references", "skipped", "time"):
+        table.add_column(col, justify="left" if col == "repo" else "right")
+    skipped: Counter = Counter()
+    lines = 0
+    for r in results:
+        skipped.update(r.skipped)
+        lines += r.lines
+        table.add_row(r.name, str(r.files), str(r.parsed), str(r.unchanged), str(r.removed),
+                      f"{r.defs:,}", f"{r.refs:,}", str(sum(r.skipped.values())), f"{r.seconds:.1f}s")
+    out.print(table)
+    rate = f"{lines / elapsed:,.0f} lines/s" if elapsed > 0 and lines else "nothing changed"
+    size = db_path.stat().st_size if db_path.exists() else 0
+    out.print(f"{len(results)} repos, {sum(r.parsed for r in results)} files parsed ({lines:,} lines) "
+              f"in {elapsed:.1f}s, {rate}; database {db_path} ({_size(size)})")
+    if skipped:
+        out.print("skipped: " + ", ".join(f"{n} {reason}" for reason, n in skipped.most_common()))
+    warnings = [w for r in results for w in (f"{r.name}: {x}" for x in r.warnings)]
+    if warnings:
+        shown = warnings if verbose else warnings[:5]
+        out.print(f"[yellow]{len(warnings)} warning(s)[/]:")
+        for w in shown:
+            out.print(f"  {w}")
+        if len(shown) < len(warnings):
+            out.print(f"  ... {len(warnings) - len(shown)} more (use -v)")
+    out.print(f"Attach an editor: run `crossnav serve` as a stdio language server"
+              f"{'' if str(db_path) == str(default_db_path()) else f' with --db {db_path}'} (see README, 'Editors').")
+
+
+def cmd_status(args) -> int:
+    db_path = Path(args.db).expanduser() if args.db else default_db_path()
+    try:
+        conn = open_reader(db_path)
+    except IndexError_ as e:
+        err.print(f"[red]error:[/] {e}")
+        return 2
+    out = Console()
+    table = Table(title=f"crossnav index {db_path}")
+    for col in ("repo", "files", "lines", "head", "indexed at", "packages", "skipped"):
+        table.add_column(col)
+    for r in conn.execute("""SELECT r.*, (SELECT group_concat(package, ' ') FROM packages p WHERE p.repo_id = r.id) AS pkgs,
+                             (SELECT count(*) FROM skipped s WHERE s.repo_id = r.id) AS nskipped FROM repos r ORDER BY name"""):
+        table.add_row(r["name"], str(r["files"]), f"{r['lines']:,}", (r["head"] or "")[:10], r["indexed_at"] or "",
+                      r["pkgs"] or "", str(r["nskipped"]))
+    out.print(table)
+    n = conn.execute("SELECT (SELECT count(*) FROM defs), (SELECT count(*) FROM refs)").fetchone()
+    out.print(f"{n[0]:,} definitions, {n[1]:,} references")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from crossnav.server.server import run
+    return run(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="crossnav", description="Code navigation across repositories.")
+    p.add_argument("--version", action="version", version=f"crossnav {crossnav_version()}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    pi = sub.add_parser("index", help="index or update git repositories into the shared SQLite index")
+    pi.add_argument("repos", nargs="*", metavar="REPO_DIR", help="repository folders (repo name = folder name)")
+    pi.add_argument("--discover", action="append", metavar="ROOT", help="index every git repository found under ROOT")
+    pi.add_argument("--db", help=f"index file (default: $CROSSNAV_DB or {default_db_path()})")
+    pi.add_argument("--max-file-size", type=int, default=2048, metavar="KIB", help="skip files larger than this (default 2048 KiB)")
+    pi.add_argument("-j", "--jobs", type=int, default=None, help="parser processes (default: number of cores)")
+    pi.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    pi.add_argument("-v", "--verbose", action="store_true", help="list every warning")
+    pi.add_argument("--force-resolve", action="store_true", help=argparse.SUPPRESS)
+    pi.set_defaults(func=cmd_index)
+
+    ps = sub.add_parser("serve", help="run the language server (stdio by default)")
+    ps.add_argument("--db", help="index file (default: $CROSSNAV_DB, initializationOptions.db, or the default path)")
+    ps.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
+    ps.add_argument("--stdio", action="store_true", help="use stdio (the default; accepted for editor compatibility)")
+    ps.add_argument("--log-file", help="write the server log here (default: stderr)")
+    ps.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
+    ps.set_defaults(func=cmd_serve)
+
+    pst = sub.add_parser("status", help="show the repos in the index")
+    pst.add_argument("--db", help="index file")
+    pst.set_defaults(func=cmd_status)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,208 @@
+"""`crossnav index`: repos on disk -> rows in the shared SQLite index.
+
+Per repo: list source files with their git blob ids, parse only files whose blob changed
+(in worker processes, both cores), then replace that repo's changed rows in one transaction,
+so a reader never sees half a repo and an interrupted run leaves the previous index intact.
+After all repos, the cross-repo tables (`resolved`, `usage`) are rebuilt in one transaction.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import ownership, resolve
+from .repos import LANGUAGES, Repo, blob_id, module_for, source_files
+
+DEFAULT_MAX_FILE_SIZE = 2 * 1024 * 1024
+_CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
+
+
+@dataclass
+class RepoResult:
+    name: str
+    files: int = 0            # source files in the repo after this run
+    parsed: int = 0           # files (re)parsed this run
+    unchanged: int = 0
+    removed: int = 0
+    defs: int = 0
+    refs: int = 0
+    lines: int = 0            # lines parsed this run
+    skipped: Counter = field(default_factory=Counter)
+    warnings: list = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _init_worker():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def parse_file(job):
+    """Worker: read, check and extract one file. Returns (path, blob, size, lines, facts|None, skip_reason|None)."""
+    root, path, module, is_pkg, blob, max_size = job
+    from .python import extract
+    full = os.path.join(root, path)
+    try:
+        size = os.path.getsize(full)
+        if size > max_size:
+            return path, blob, size, 0, None, f"larger than {max_size // 1024} KiB"
+        with open(full, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        return path, blob, 0, 0, None, f"unreadable ({e.strerror or e})"
+    blob = blob or blob_id(data)
+    if b"\0" in data[:8192]:
+        return path, blob, size, 0, None, "binary"
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        data = _recode(data)
+        if data is None:
+            return path, blob, size, 0, None, "not UTF-8 and no valid coding declaration"
+    facts = extract(data, module, is_pkg)
+    return path, blob, size, data.count(b"\n") + 1, facts, None
+
+
+def _recode(data: bytes) -> bytes | None:
+    """PEP 263: honour a `# -*- coding: x -*-` line, re-encode as UTF-8 for the parser."""
+    for line in data.split(b"\n", 2)[:2]:
+        m = _CODING.match(line)
+        if m:
+            try:
+                return data.decode(m.group(1).decode("ascii")).encode("utf-8")
+            except (LookupError, UnicodeDecodeError):
+                return None
+    return None
+
+
+class Indexer:
+    def __init__(self, db, max_file_size: int = DEFAULT_MAX_FILE_SIZE, jobs: int | None = None, progress=None):
+        self.db = db
+        self.conn = db.conn
+        self.max_file_size = max_file_size
+        self.jobs = jobs or min(os.cpu_count() or 1, 8)
+        self.progress = progress  # callable(event, **info) for the CLI's progress bar
+        self._pool = None
+        self.changed = False
+
+    def close(self):
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def _map(self, jobs):
+        if len(jobs) < 64 or self.jobs <= 1:
+            return map(parse_file, jobs)
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(self.jobs, initializer=_init_worker)
+        return self._pool.map(parse_file, jobs, chunksize=16)
+
+    def index_repo(self, repo: Repo) -> RepoResult:
+        t0 = time.perf_counter()
+        res = RepoResult(repo.name)
+        conn = self.conn
+        row = conn.execute("SELECT id FROM repos WHERE name = ?", (repo.name,)).fetchone()
+        repo_id = row[0] if row else None
+        old: dict[str, tuple[int, str]] = {}
+        if repo_id is not None:
+            old = {p: (fid, b) for fid, p, b in conn.execute("SELECT id, path, blob FROM files WHERE repo_id = ?", (repo_id,))}
+        current = source_files(repo)
+        todo, unchanged = [], []
+        for path, blob in sorted(current.items()):
+            prev = old.get(path)
+            if prev is not None and blob is not None and prev[1] == blob:
+                unchanged.append(path)
+                continue
+            if prev is not None and blob is None:
+                # modified in the work tree: hash it to see if it differs from what we stored
+                try:
+                    with open(repo.root / path, "rb") as f:
+                        if blob_id(f.read()) == prev[1]:
+                            unchanged.append(path)
+                            continue
+                except OSError:
+                    pass
+            module, is_pkg = module_for(repo, path)
+            todo.append((str(repo.root), path, module, is_pkg, blob, self.max_file_size))
+        removed = [p for p in old if p not in current]
+        res.unchanged = len(unchanged)
+        own = ownership.read_ownership(repo.root, _web(repo), repo.head or repo.branch)
+        res.warnings.extend(own.get("warnings", []))
+        if self.progress:
+            self.progress("repo", name=repo.name, total=len(todo))
+        results = []
+        for r in self._map(todo):
+            results.append(r)
+            if self.progress:
+                self.progress("file", name=repo.name)
+        stale_ids = [old[p][0] for p in removed] + [old[j[1]][0] for j in todo if j[1] in old]
+        with self.db.atomic():
+            if repo_id is None:
+                cur = conn.execute("INSERT INTO repos(name, root) VALUES (?, ?)", (repo.name, str(repo.root)))
+                repo_id = cur.lastrowid
+            for i in range(0, len(stale_ids), 500):
+                chunk = stale_ids[i:i + 500]
+                conn.execute(f"DELETE FROM files WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+            conn.execute("DELETE FROM skipped WHERE repo_id = ?", (repo_id,))
+            defs_rows, refs_rows, alias_rows, base_rows, import_rows = [], [], [], [], []
+            for path, blob, size, lines, facts, reason in results:
+                if reason is not None:
+                    res.skipped[reason] += 1
+                    conn.execute("INSERT INTO skipped(repo_id, path, reason) VALUES (?, ?, ?)", (repo_id, path, reason))
+                    continue
+                module, _ = module_for(repo, path)
+                cur = conn.execute(
+                    "INSERT INTO files(repo_id, path, language, module, size, blob, lines, errors) VALUES (?,?,?,?,?,?,?,?)",
+                    (repo_id, path, LANGUAGES[os.path.splitext(path)[1]], module, size, blob, lines, facts.errors))
+                fid = cur.lastrowid
+                res.parsed += 1
+                res.lines += lines
+                defs_rows.extend((fid, repo_id) + d for d in facts.defs)
+                refs_rows.extend((fid, repo_id) + r for r in facts.refs)
+                alias_rows.extend((fid,) + a for a in facts.aliases)
+                base_rows.extend((fid,) + b for b in facts.bases)
+                import_rows.extend((fid, p) for p in facts.imports)
+                if facts.errors:
+                    res.warnings.append(f"{path}: {facts.errors} syntax error(s); indexed what parsed")
+            conn.executemany(
+                "INSERT INTO defs(file_id, repo_id, qualname, name, kind, container, line, col, end_line, end_col,"
+                " name_line, name_col, name_end_col, signature, doc) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", defs_rows)
+            conn.executemany("INSERT INTO refs(file_id, repo_id, line, col, end_col, name, target, kind) VALUES (?,?,?,?,?,?,?,?)", refs_rows)
+            conn.executemany("INSERT INTO aliases(file_id, alias, target, star, line) VALUES (?,?,?,?,?)", alias_rows)
+            conn.executemany("INSERT INTO bases(file_id, class, base) VALUES (?,?,?)", base_rows)
+            conn.executemany("INSERT INTO imports(file_id, package) VALUES (?,?)", import_rows)
+            conn.execute("DELETE FROM packages WHERE repo_id = ?", (repo_id,))
+            conn.executemany("INSERT OR IGNORE INTO packages(repo_id, package, import_root, source) VALUES (?,?,?,?)",
+                             [(repo_id, p, r, s) for p, r, s in repo.packages])
+            totals = conn.execute("SELECT count(*), coalesce(sum(lines), 0) FROM files WHERE repo_id = ?", (repo_id,)).fetchone()
+            conn.execute(
+                "UPDATE repos SET root=?, remote=?, web_url=?, head=?, branch=?, dist=?, indexed_at=?, ownership=?,"
+                " files=?, lines=? WHERE id=?",
+                (str(repo.root), repo.remote, _web(repo), repo.head, repo.branch, repo.dist,
+                 datetime.now(timezone.utc).isoformat(timespec="seconds"), json.dumps(own), totals[0], totals[1], repo_id))
+        res.files = totals[0]
+        res.removed = len(removed)
+        res.defs = len(defs_rows)
+        res.refs = len(refs_rows)
+        if todo or removed:
+            self.changed = True
+        res.seconds = time.perf_counter() - t0
+        return res
+
+    def finish(self, force: bool = False) -> tuple[int, int]:
+        """Rebuild the cross-repo tables if anything changed this run."""
+        if not (self.changed or force):
+            return 0, 0
+        with self.db.atomic():
+            return resolve.rebuild_derived(self.conn)
+
+
+def _web(repo: Repo) -> str | None:
+    return ownership.web_url_from_remote(repo.remote)

@@ -1,0 +1,638 @@
+"""Python facts from one file: definitions, references resolved by static import analysis, aliases.
+
+This runs in worker processes on every indexed file, so it is one tree-sitter parse plus one
+walk over the tree, and it never imports or executes the code. Resolution here is file-local:
+a use of `h11.Data` is stored with the target `h11.Data`; whether that is an alias of
+`h11._events.Data` is decided later, across all repos, by `resolve.py`.
+
+Positions are 0-based lines and columns in Unicode code points (see docs/architecture.md).
+"""
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass, field
+
+import tree_sitter_python
+from tree_sitter import Language, Parser
+
+PY_LANGUAGE = Language(tree_sitter_python.language())
+BUILTINS = frozenset(dir(builtins)) | {"__file__", "__name__", "__doc__", "__spec__", "__path__",
+                                       "__package__", "__loader__", "__builtins__", "__debug__"}
+_COMPREHENSIONS = {"list_comprehension", "set_comprehension", "dictionary_comprehension", "generator_expression"}
+_PATTERNS = {"pattern_list", "tuple_pattern", "list_pattern", "tuple", "list"}
+LOCAL = None  # binding marker: a function-local name, never stored as a reference
+
+
+@dataclass
+class FileFacts:
+    defs: list = field(default_factory=list)      # (qualname, name, kind, container, line, col, end_line, end_col, name_line, name_col, name_end_col, signature, doc)
+    refs: list = field(default_factory=list)      # (line, col, end_col, name, target|None, kind)
+    aliases: list = field(default_factory=list)   # (alias, target, star, line)
+    bases: list = field(default_factory=list)     # (class qualname, base target)
+    imports: set = field(default_factory=set)     # top-level packages this file imports
+    errors: int = 0                               # syntax error nodes tree-sitter recovered from
+
+
+class _Scope:
+    __slots__ = ("kind", "qual", "parent", "bindings", "globals", "stars", "self_name", "is_method")
+
+    def __init__(self, kind, qual, parent):
+        self.kind, self.qual, self.parent = kind, qual, parent
+        self.bindings: dict = {}
+        self.globals: set = set()
+        self.stars: list = []
+        self.self_name = None
+        self.is_method = False
+
+
+class _Inst(str):
+    """Binding of `self`/`cls`: attribute chains on it resolve to members of the class."""
+
+
+def module_name_for(relpath: str) -> tuple[str, bool]:
+    """`pkg/sub/mod.py` -> ('pkg.sub.mod', False); `pkg/__init__.py` -> ('pkg', True)."""
+    parts = relpath[:-3].split("/") if relpath.endswith(".py") else relpath.rsplit(".", 1)[0].split("/")
+    is_pkg = parts[-1] == "__init__"
+    if is_pkg:
+        parts = parts[:-1]
+    return ".".join(parts), is_pkg
+
+
+class _Extractor:
+    def __init__(self, src: bytes, module: str, is_package: bool):
+        self.src = src
+        self.lines = src.split(b"\n")
+        self._ascii = {}
+        self.module = module
+        self.package = module if is_package else module.rpartition(".")[0]
+        self.facts = FileFacts()
+        self.uses: list = []   # (scope, kind, payload)
+        self.seen_attr_defs: set = set()
+
+    # ---- positions -------------------------------------------------------------------
+    def col(self, row: int, bcol: int) -> int:
+        ok = self._ascii.get(row)
+        if ok is None:
+            line = self.lines[row] if row < len(self.lines) else b""
+            ok = self._ascii[row] = line.isascii()
+        if ok:
+            return bcol
+        return len(self.lines[row][:bcol].decode("utf-8", "replace"))
+
+    def ident(self, node):
+        """(name, line, col, end_col) of an identifier node."""
+        r, c = node.start_point
+        return node.text.decode("utf-8", "replace"), r, self.col(r, c), self.col(r, node.end_point[1]) if node.end_point[0] == r else self.col(r, c) + len(node.text)
+
+    # ---- definitions -------------------------------------------------------------------
+    def add_def(self, qual, name_node, kind, container, node, signature=None, doc=None):
+        name, r, c, ec = self.ident(name_node)
+        sr, sc = node.start_point
+        er, ecol = node.end_point
+        self.facts.defs.append((qual, name, kind, container, sr, self.col(sr, sc), er, self.col(er, ecol),
+                                r, c, ec, signature, doc))
+
+    def docstring(self, body):
+        if body is None:
+            return None
+        for child in body.named_children:
+            if child.type == "comment":
+                continue
+            if child.type == "expression_statement" and child.named_child_count and child.named_children[0].type == "string":
+                return _clean_doc(child.named_children[0].text.decode("utf-8", "replace"))
+            return None
+        return None
+
+    def header(self, node, body):
+        end = body.start_byte if body is not None else node.end_byte
+        text = self.src[node.start_byte:end].decode("utf-8", "replace")
+        return " ".join(text.split()).rstrip(":").strip() + ":" if text.strip() else None
+
+    # ---- walk --------------------------------------------------------------------------
+    def run(self, tree):
+        root = tree.root_node
+        self.facts.errors = _count_errors(root) if root.has_error else 0
+        mod = _Scope("module", self.module, None)
+        self.mod_scope = mod
+        name = self.module.rpartition(".")[2] or self.module
+        self.facts.defs.append((self.module, name, "module", self.package or None, 0, 0, root.end_point[0], 0,
+                                0, 0, 0, None, self.docstring(root)))
+        self.block(root, mod)
+        self.resolve_uses()
+        return self.facts
+
+    def block(self, node, scope):
+        for child in node.named_children:
+            self.visit(child, scope)
+
+    def visit(self, node, scope):
+        t = node.type
+        handler = _HANDLERS.get(t)
+        if handler is not None:
+            handler(self, node, scope)
+        elif t == "identifier":
+            self.uses.append((scope, "name", node))
+        elif t in ("comment", "string", "integer", "float", "true", "false", "none", "ellipsis"):
+            if t == "string":
+                for ch in node.named_children:
+                    if ch.type == "interpolation":
+                        self.block(ch, scope)
+        else:
+            for child in node.named_children:
+                self.visit(child, scope)
+
+    # imports ---------------------------------------------------------------------------
+    def bind(self, scope, name, target, node=None):
+        if scope.kind == "function":
+            if isinstance(target, tuple):
+                target = target[1]
+            scope.bindings[name] = target if isinstance(target, str) and target else LOCAL
+            return
+        prev = scope.bindings.get(name)
+        if isinstance(prev, tuple) and prev[0] == "import" and not (isinstance(target, tuple) and target[0] == "import"):
+            return  # try/except ImportError fallbacks: keep the import as the meaning
+        scope.bindings[name] = target
+
+    def dotted_refs(self, dotted, prefix=""):
+        """Refs for each component of a dotted module name; returns the full dotted text."""
+        full = prefix
+        for part in dotted.named_children:
+            if part.type != "identifier":
+                continue
+            name, r, c, ec = self.ident(part)
+            full = f"{full}.{name}" if full else name
+            self.facts.refs.append((r, c, ec, name, full, "import"))
+        return full
+
+    def v_import(self, node, scope):
+        for child in node.named_children:
+            if child.type == "dotted_name":
+                full = self.dotted_refs(child)
+                top = full.split(".")[0]
+                self.facts.imports.add(top)
+                self.bind(scope, top, ("import", top))
+                if scope.kind == "module":
+                    self.facts.aliases.append((f"{self.module}.{top}", top, 0, node.start_point[0]))
+            elif child.type == "aliased_import":
+                full = self.dotted_refs(child.child_by_field_name("name"))
+                self.facts.imports.add(full.split(".")[0])
+                alias = child.child_by_field_name("alias")
+                name, r, c, ec = self.ident(alias)
+                self.facts.refs.append((r, c, ec, name, full, "import"))
+                self.bind(scope, name, ("import", full))
+                if scope.kind == "module":
+                    self.facts.aliases.append((f"{self.module}.{name}", full, 0, node.start_point[0]))
+
+    def v_import_from(self, node, scope):
+        mod_node = node.child_by_field_name("module_name")
+        if mod_node is None:
+            return
+        if mod_node.type == "relative_import":
+            dots = 0
+            dotted = None
+            for ch in mod_node.children:
+                if ch.type == "import_prefix":
+                    dots = len(ch.text.strip())
+                elif ch.type == "dotted_name":
+                    dotted = ch
+            base = self.package.split(".") if self.package else []
+            if dots > 1:
+                base = base[: len(base) - (dots - 1)] if dots - 1 <= len(base) else []
+            base_name = ".".join(base)
+            full = self.dotted_refs(dotted, base_name) if dotted is not None else base_name
+        else:
+            full = self.dotted_refs(mod_node)
+        if full:
+            self.facts.imports.add(full.split(".")[0])
+        for child in node.named_children:
+            if child is mod_node or child == mod_node:
+                continue
+            if child.type == "wildcard_import":
+                scope.stars.append(full)
+                if scope.kind == "module":
+                    self.facts.aliases.append((self.module, full, 1, node.start_point[0]))
+            elif child.type in ("dotted_name", "aliased_import"):
+                name_node = child if child.type == "dotted_name" else child.child_by_field_name("name")
+                idents = [p for p in name_node.named_children if p.type == "identifier"]
+                if not idents:
+                    continue
+                name, r, c, ec = self.ident(idents[0])
+                target = f"{full}.{name}" if full else name
+                self.facts.refs.append((r, c, ec, name, target, "import"))
+                local = name
+                if child.type == "aliased_import":
+                    local, r, c, ec = self.ident(child.child_by_field_name("alias"))
+                    self.facts.refs.append((r, c, ec, local, target, "import"))
+                self.bind(scope, local, ("import", target))
+                if scope.kind == "module":
+                    self.facts.aliases.append((f"{self.module}.{local}", target, 0, node.start_point[0]))
+
+    # definitions -----------------------------------------------------------------------
+    def v_class(self, node, scope):
+        name_node = node.child_by_field_name("name")
+        body = node.child_by_field_name("body")
+        if name_node is None:
+            return
+        name = name_node.text.decode("utf-8", "replace")
+        qual = f"{scope.qual}.{name}"
+        self.add_def(qual, name_node, "class", scope.qual, node, self.header(node, body), self.docstring(body))
+        self.bind(scope, name, qual)
+        supers = node.child_by_field_name("superclasses")
+        if supers is not None:
+            for arg in supers.named_children:
+                if arg.type in ("identifier", "attribute"):
+                    self.uses.append((scope, "base", (qual, arg)))
+                    self.visit(arg, scope)
+                else:
+                    self.visit(arg, scope)
+        inner = _Scope("class", qual, scope)
+        if body is not None:
+            self.block(body, inner)
+
+    def v_function(self, node, scope):
+        name_node = node.child_by_field_name("name")
+        body = node.child_by_field_name("body")
+        if name_node is None:
+            return
+        name = name_node.text.decode("utf-8", "replace")
+        qual = f"{scope.qual}.{name}"
+        kind = "method" if scope.kind == "class" else "function"
+        parent = node.parent
+        decorators = []
+        if parent is not None and parent.type == "decorated_definition":
+            decorators = [d.text.decode("utf-8", "replace") for d in parent.named_children if d.type == "decorator"]
+            if kind == "method" and any(d in ("@property", "@cached_property", "@functools.cached_property") or d.endswith(".setter") for d in decorators):
+                kind = "property"
+        self.add_def(qual, name_node, kind, scope.qual, node, self.header(node, body), self.docstring(body))
+        if not (kind == "property" and qual in {d[0] for d in self.facts.defs[-2:-1]}):
+            self.bind(scope, name, qual if scope.kind != "function" else LOCAL)
+        rt = node.child_by_field_name("return_type")
+        if rt is not None:
+            self.visit(rt, scope)
+        inner = _Scope("function", qual, scope)
+        params = node.child_by_field_name("parameters")
+        if params is not None:
+            first = True
+            for p in params.named_children:
+                pname = self.param(p, inner, scope, qual)
+                if first and pname and scope.kind == "class" and "@staticmethod" not in decorators:
+                    inner.bindings[pname] = _Inst(scope.qual)
+                first = False
+        if body is not None:
+            self.block(body, inner)
+
+    def param(self, p, inner, outer, fqual):
+        t = p.type
+        name_node = None
+        if t == "identifier":
+            name_node = p
+        elif t in ("typed_parameter", "list_splat_pattern", "dictionary_splat_pattern"):
+            for ch in p.named_children:
+                if ch.type == "identifier":
+                    name_node = ch
+                    break
+            tp = p.child_by_field_name("type")
+            if tp is not None:
+                self.visit(tp, outer)
+        elif t in ("default_parameter", "typed_default_parameter"):
+            name_node = p.child_by_field_name("name")
+            for f in ("type", "value"):
+                v = p.child_by_field_name(f)
+                if v is not None:
+                    self.visit(v, outer)
+        if name_node is None or name_node.type != "identifier":
+            return None
+        pname = name_node.text.decode("utf-8", "replace")
+        inner.bindings[pname] = LOCAL
+        if pname not in ("self", "cls") and not fqual.endswith(">"):
+            self.add_def(f"{fqual}.{pname}", name_node, "parameter", fqual, p)
+        return pname
+
+    def v_lambda(self, node, scope):
+        inner = _Scope("function", scope.qual + ".<lambda>", scope)
+        params = node.child_by_field_name("parameters")
+        if params is not None:
+            for p in params.named_children:
+                for n in _idents(p):
+                    inner.bindings[n.text.decode("utf-8", "replace")] = LOCAL
+        body = node.child_by_field_name("body")
+        if body is not None:
+            self.visit(body, inner)
+
+    def v_comprehension(self, node, scope):
+        inner = _Scope("function", scope.qual + ".<comp>", scope)
+        for ch in node.named_children:
+            if ch.type == "for_in_clause":
+                left = ch.child_by_field_name("left")
+                for n in _idents(left) if left is not None else ():
+                    inner.bindings[n.text.decode("utf-8", "replace")] = LOCAL
+        for ch in node.named_children:
+            if ch.type == "for_in_clause":
+                right = ch.child_by_field_name("right")
+                if right is not None:
+                    self.visit(right, inner)
+            else:
+                self.visit(ch, inner)
+
+    # bindings --------------------------------------------------------------------------
+    def v_assignment(self, node, scope):
+        left = node.child_by_field_name("left")
+        right = node.child_by_field_name("right")
+        tp = node.child_by_field_name("type")
+        if tp is not None:
+            self.visit(tp, scope)
+        if right is not None:
+            self.visit(right, scope)
+        if left is not None:
+            self.target(left, scope, node, augmented=node.type == "augmented_assignment")
+
+    def target(self, left, scope, stmt, augmented=False):
+        t = left.type
+        if t == "identifier":
+            name = left.text.decode("utf-8", "replace")
+            if augmented:
+                self.uses.append((scope, "name", left))
+            if scope.kind == "function" and name not in scope.globals:
+                scope.bindings.setdefault(name, LOCAL)
+                return
+            target_scope = self.mod_scope if name in scope.globals else scope
+            qual = f"{target_scope.qual}.{name}"
+            if name not in target_scope.bindings or not isinstance(target_scope.bindings.get(name), str) or augmented:
+                if not augmented and qual not in self.seen_attr_defs:
+                    self.seen_attr_defs.add(qual)
+                    kind = "attribute" if target_scope.kind == "class" else ("constant" if name.isupper() else "variable")
+                    sig = self.src[stmt.start_byte:stmt.end_byte].decode("utf-8", "replace").split("\n")[0][:200]
+                    self.add_def(qual, left, kind, target_scope.qual, stmt, sig)
+                self.bind(target_scope, name, qual)
+            else:
+                self.uses.append((scope, "name", left))
+        elif t in _PATTERNS or t == "list_splat_pattern":
+            for ch in left.named_children:
+                self.target(ch, scope, stmt, augmented)
+        elif t == "attribute":
+            obj = left.child_by_field_name("object")
+            attr = left.child_by_field_name("attribute")
+            if obj is not None and obj.type == "identifier" and attr is not None and scope.kind == "function":
+                b = scope.bindings.get(obj.text.decode("utf-8", "replace"))
+                if isinstance(b, _Inst):
+                    qual = f"{b}.{attr.text.decode('utf-8', 'replace')}"
+                    if qual not in self.seen_attr_defs:
+                        self.seen_attr_defs.add(qual)
+                        sig = self.src[stmt.start_byte:stmt.end_byte].decode("utf-8", "replace").split("\n")[0][:200]
+                        self.add_def(qual, attr, "attribute", str(b), stmt, sig)
+            self.visit(left, scope)
+        else:
+            self.visit(left, scope)
+
+    def v_for(self, node, scope):
+        left = node.child_by_field_name("left")
+        for ch in node.named_children:
+            if ch == left:
+                continue
+            self.visit(ch, scope)
+        if left is not None:
+            self.bind_plain(left, scope)
+
+    def bind_plain(self, node, scope):
+        """Loop/with/except targets: local names, never definitions worth indexing."""
+        if node.type == "identifier":
+            name = node.text.decode("utf-8", "replace")
+            if scope.kind == "function":
+                scope.bindings.setdefault(name, LOCAL)
+            elif name not in scope.bindings:
+                scope.bindings[name] = LOCAL
+        elif node.type in _PATTERNS or node.type in ("list_splat_pattern", "as_pattern_target", "pattern"):
+            for ch in node.named_children:
+                self.bind_plain(ch, scope)
+        else:
+            self.visit(node, scope)
+
+    def v_as_pattern(self, node, scope):
+        children = node.named_children
+        alias = node.child_by_field_name("alias")
+        for ch in children:
+            if ch == alias:
+                continue
+            self.visit(ch, scope)
+        if alias is not None:
+            self.bind_plain(alias, scope)
+
+    def v_except(self, node, scope):
+        for ch in node.named_children:
+            if ch.type == "as_pattern":
+                self.v_as_pattern(ch, scope)
+            else:
+                self.visit(ch, scope)
+
+    def v_named_expr(self, node, scope):
+        name = node.child_by_field_name("name")
+        value = node.child_by_field_name("value")
+        if value is not None:
+            self.visit(value, scope)
+        if name is not None:
+            self.bind_plain(name, scope)
+
+    def v_global(self, node, scope):
+        for ch in node.named_children:
+            if ch.type == "identifier":
+                scope.globals.add(ch.text.decode("utf-8", "replace"))
+
+    # uses ------------------------------------------------------------------------------
+    def v_attribute(self, node, scope):
+        parts = []
+        cur = node
+        while cur.type == "attribute":
+            attr = cur.child_by_field_name("attribute")
+            if attr is not None:
+                parts.append(attr)
+            cur = cur.child_by_field_name("object")
+            if cur is None:
+                return
+        parts.reverse()
+        if cur.type == "identifier":
+            self.uses.append((scope, "chain", (cur, parts)))
+        else:
+            self.visit(cur, scope)
+            for a in parts:
+                name, r, c, ec = self.ident(a)
+                self.facts.refs.append((r, c, ec, name, None, "attr"))
+
+    def v_call(self, node, scope):
+        fn = node.child_by_field_name("function")
+        args = node.child_by_field_name("arguments")
+        if fn is not None:
+            self.visit(fn, scope)
+        if args is None:
+            return
+        for a in args.named_children:
+            if a.type == "keyword_argument":
+                kw = a.child_by_field_name("name")
+                val = a.child_by_field_name("value")
+                if kw is not None and fn is not None and fn.type in ("identifier", "attribute"):
+                    self.uses.append((scope, "kwarg", (fn, kw)))
+                if val is not None:
+                    self.visit(val, scope)
+            else:
+                self.visit(a, scope)
+
+    def v_keyword_argument(self, node, scope):
+        val = node.child_by_field_name("value")
+        if val is not None:
+            self.visit(val, scope)
+
+    def v_skip(self, node, scope):
+        pass
+
+    # resolution ------------------------------------------------------------------------
+    def lookup(self, scope, name):
+        """Target qualname of a bare name seen in `scope`; LOCAL for locals; '' for unresolved."""
+        s = scope
+        first = True
+        while s is not None:
+            if s.kind == "class" and not first:
+                s = s.parent
+                continue
+            if name in s.globals:
+                s = self.mod_scope
+            if name in s.bindings:
+                b = s.bindings[name]
+                if isinstance(b, tuple):
+                    return b[1]
+                return b
+            if s.kind == "module":
+                break
+            first = False
+            s = s.parent
+        if name in BUILTINS:
+            return LOCAL
+        if self.mod_scope.stars:
+            return f"{self.module}.{name}"
+        return ""
+
+    def resolve_uses(self):
+        refs = self.facts.refs
+        for scope, kind, payload in self.uses:
+            if kind == "name":
+                name, r, c, ec = self.ident(payload)
+                target = self.lookup(scope, name)
+                if target is LOCAL or isinstance(target, _Inst):
+                    continue
+                refs.append((r, c, ec, name, target or None, "name"))
+            elif kind == "chain":
+                base, parts = payload
+                name, r, c, ec = self.ident(base)
+                target = self.lookup(scope, name)
+                if isinstance(target, _Inst):
+                    prefix = str(target)
+                elif target is LOCAL or not target:
+                    if target == "":
+                        refs.append((r, c, ec, name, None, "name"))
+                    prefix = None
+                else:
+                    refs.append((r, c, ec, name, target, "name"))
+                    prefix = target
+                for a in parts:
+                    aname, r, c, ec = self.ident(a)
+                    if prefix is not None:
+                        prefix = f"{prefix}.{aname}"
+                        refs.append((r, c, ec, aname, prefix, "attr"))
+                    else:
+                        refs.append((r, c, ec, aname, None, "attr"))
+            elif kind == "kwarg":
+                fn, kw = payload
+                callee = self.expr_target(scope, fn)
+                name, r, c, ec = self.ident(kw)
+                refs.append((r, c, ec, name, f"{callee}({name}" if callee else None, "kwarg"))
+            elif kind == "base":
+                cls, expr = payload
+                t = self.expr_target(scope, expr)
+                if t:
+                    self.facts.bases.append((cls, t))
+
+    def expr_target(self, scope, node):
+        parts = []
+        while node.type == "attribute":
+            attr = node.child_by_field_name("attribute")
+            parts.append(attr.text.decode("utf-8", "replace"))
+            node = node.child_by_field_name("object")
+        if node.type != "identifier":
+            return None
+        t = self.lookup(scope, node.text.decode("utf-8", "replace"))
+        if not t or t is LOCAL:
+            return None
+        return ".".join([str(t)] + parts[::-1])
+
+
+_HANDLERS = {
+    "import_statement": _Extractor.v_import,
+    "import_from_statement": _Extractor.v_import_from,
+    "future_import_statement": _Extractor.v_skip,
+    "class_definition": _Extractor.v_class,
+    "function_definition": _Extractor.v_function,
+    "lambda": _Extractor.v_lambda,
+    "assignment": _Extractor.v_assignment,
+    "augmented_assignment": _Extractor.v_assignment,
+    "for_statement": _Extractor.v_for,
+    "as_pattern": _Extractor.v_as_pattern,
+    "except_clause": _Extractor.v_except,
+    "named_expression": _Extractor.v_named_expr,
+    "global_statement": _Extractor.v_global,
+    "nonlocal_statement": _Extractor.v_global,
+    "attribute": _Extractor.v_attribute,
+    "call": _Extractor.v_call,
+    "keyword_argument": _Extractor.v_keyword_argument,
+    **{t: _Extractor.v_comprehension for t in _COMPREHENSIONS},
+}
+
+
+def _idents(node):
+    if node.type == "identifier":
+        yield node
+    else:
+        for ch in node.named_children:
+            yield from _idents(ch)
+
+
+def _count_errors(node) -> int:
+    n = 0
+    stack = [node]
+    while stack:
+        cur = stack.pop()
+        if cur.type == "ERROR" or cur.is_missing:
+            n += 1
+        elif cur.has_error:
+            stack.extend(cur.children)
+    return n
+
+
+def _clean_doc(raw: str) -> str | None:
+    """First paragraph of a docstring literal, quotes and prefixes stripped."""
+    s = raw.lstrip("rRbBuUfF")
+    for q in ('"""', "'''", '"', "'"):
+        if s.startswith(q) and s.endswith(q) and len(s) >= 2 * len(q):
+            s = s[len(q):-len(q)]
+            break
+    lines = [ln.strip() for ln in s.strip().splitlines()]
+    para = []
+    for ln in lines:
+        if not ln and para:
+            break
+        if ln:
+            para.append(ln)
+    text = " ".join(para)
+    return text[:500] or None
+
+
+_parser = None
+
+
+def parse(src: bytes):
+    global _parser
+    if _parser is None:
+        _parser = Parser(PY_LANGUAGE)
+    return _parser.parse(src)
+
+
+def extract(src: bytes, module: str, is_package: bool = False) -> FileFacts:
+    """All facts of one Python source file (UTF-8 bytes)."""
+    return _Extractor(src, module, is_package).run(parse(src))

@@ -1,0 +1,189 @@
+"""Turn a file-local target (`h11.Data`, `urllib3.PoolManager.urlopen`, `Retry(total`) into the
+qualified name of the definition it denotes, across every indexed repo.
+
+Rules, in order (docs/architecture.md, "Resolution"):
+  1. a class/function/method/module definition with that exact name wins;
+  2. else an alias (`from .x import y` in a package makes `pkg.y` an alias) is followed;
+  3. else a variable/attribute/parameter definition with that name;
+  4. else the parent is resolved and the last component looked up under it, through the
+     parent's class bases and the parent module's `from m import *`;
+  5. `callee(kw` (a keyword argument) resolves the callee, then its parameter `kw`
+     (for a class: `__init__`'s parameter, or a field of that name).
+The same code serves the indexer (in-memory tables) and the server (SQLite look-ups).
+"""
+from __future__ import annotations
+
+import sqlite3
+from functools import lru_cache
+
+STRONG = {"class", "function", "method", "module", "property"}
+MAX_DEPTH = 24
+
+
+class Resolver:
+    """Subclasses provide the four look-ups; `canonical` does the rest, memoised."""
+
+    def kind(self, qual: str) -> str | None: ...
+    def aliases(self, qual: str) -> list[str]: ...
+    def stars(self, module: str) -> list[str]: ...
+    def bases(self, cls: str) -> list[str]: ...
+
+    def __init__(self):
+        self._memo: dict[str, str | None] = {}
+
+    def canonical(self, target: str | None) -> str | None:
+        if not target:
+            return None
+        return self._resolve(target, 0, frozenset())
+
+    def _resolve(self, q: str, depth: int, seen: frozenset) -> str | None:
+        if q in self._memo:
+            return self._memo[q]
+        if depth > MAX_DEPTH or q in seen:
+            return None
+        seen = seen | {q}
+        result = self._resolve_uncached(q, depth, seen)
+        self._memo[q] = result
+        return result
+
+    def _resolve_uncached(self, q, depth, seen):
+        if "(" in q:
+            callee, _, kw = q.partition("(")
+            c = self._resolve(callee, depth + 1, seen)
+            if c is None:
+                return None
+            if self.kind(c) == "class":
+                for owner in self._mro(c, depth, seen):
+                    for cand in (f"{owner}.__init__.{kw}", f"{owner}.{kw}"):
+                        if self.kind(cand) in ("parameter", "attribute"):
+                            return cand
+                return None
+            cand = f"{c}.{kw}"
+            return cand if self.kind(cand) == "parameter" else None
+        k = self.kind(q)
+        if k in STRONG:
+            return q
+        for t in self.aliases(q):
+            r = self._resolve(t, depth + 1, seen)
+            if r is not None:
+                return r
+        if k is not None:
+            return q
+        parent, dot, last = q.rpartition(".")
+        if not dot:
+            return None
+        p = self._resolve(parent, depth + 1, seen)
+        if p is None:
+            return None
+        if p != parent:
+            r = self._resolve(f"{p}.{last}", depth + 1, seen)
+            if r is not None:
+                return r
+        pk = self.kind(p)
+        if pk == "class":
+            for b in self._mro(p, depth, seen)[1:]:
+                cand = f"{b}.{last}"
+                if self.kind(cand) is not None:
+                    return cand
+        elif pk == "module":
+            for s in self.stars(p):
+                r = self._resolve(f"{s}.{last}", depth + 1, seen)
+                if r is not None:
+                    return r
+        return None
+
+    def _mro(self, cls, depth, seen):
+        """The class and its resolved bases, depth first, without repeats."""
+        out, todo = [], [cls]
+        while todo and len(out) < 32:
+            c = todo.pop(0)
+            if c in out:
+                continue
+            out.append(c)
+            for b in self.bases(c):
+                r = self._resolve(b, depth + 1, seen)
+                if r is not None and self.kind(r) == "class":
+                    todo.append(r)
+        return out
+
+
+class MemoryResolver(Resolver):
+    """Whole-index tables in dicts: used once per index run to rebuild `resolved`."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        super().__init__()
+        self._kinds: dict[str, str] = {}
+        for q, k in conn.execute("SELECT qualname, kind FROM defs"):
+            if self._kinds.get(q) not in STRONG:
+                self._kinds[q] = k
+        self._aliases: dict[str, list[str]] = {}
+        self._stars: dict[str, list[str]] = {}
+        for a, t, star in conn.execute("SELECT alias, target, star FROM aliases"):
+            (self._stars if star else self._aliases).setdefault(a, []).append(t)
+        self._bases: dict[str, list[str]] = {}
+        for c, b in conn.execute("SELECT class, base FROM bases"):
+            self._bases.setdefault(c, []).append(b)
+
+    def kind(self, qual):
+        return self._kinds.get(qual)
+
+    def aliases(self, qual):
+        return self._aliases.get(qual, ())
+
+    def stars(self, module):
+        return self._stars.get(module, ())
+
+    def bases(self, cls):
+        return self._bases.get(cls, ())
+
+
+class SqlResolver(Resolver):
+    """Look-ups straight from SQLite with small caches: the server's resolver (flat memory)."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        super().__init__()
+        self.conn = conn
+        self.kind = lru_cache(maxsize=65536)(self._kind)
+        self.aliases = lru_cache(maxsize=65536)(self._aliases)
+        self.stars = lru_cache(maxsize=8192)(self._stars)
+        self.bases = lru_cache(maxsize=8192)(self._bases)
+
+    def _kind(self, qual):
+        kinds = [r[0] for r in self.conn.execute("SELECT kind FROM defs WHERE qualname = ? LIMIT 8", (qual,))]
+        for k in kinds:
+            if k in STRONG:
+                return k
+        return kinds[0] if kinds else None
+
+    def _aliases(self, qual):
+        return tuple(r[0] for r in self.conn.execute("SELECT target FROM aliases WHERE alias = ? AND star = 0", (qual,)))
+
+    def _stars(self, module):
+        return tuple(r[0] for r in self.conn.execute("SELECT target FROM aliases WHERE alias = ? AND star = 1", (module,)))
+
+    def _bases(self, cls):
+        return tuple(r[0] for r in self.conn.execute("SELECT base FROM bases WHERE class = ?", (cls,)))
+
+    def clear(self):
+        """Forget cached answers (the index changed on disk)."""
+        self._memo.clear()
+        for f in (self.kind, self.aliases, self.stars, self.bases):
+            f.cache_clear()
+
+
+def rebuild_derived(conn: sqlite3.Connection) -> tuple[int, int]:
+    """Recompute `resolved` (every stored target -> canonical) and `usage`; caller owns the transaction."""
+    resolver = MemoryResolver(conn)
+    targets = {r[0] for r in conn.execute("SELECT DISTINCT target FROM refs WHERE target IS NOT NULL")}
+    targets.update(r[0] for r in conn.execute("SELECT DISTINCT alias FROM aliases WHERE star = 0"))
+    rows = [(t, resolver.canonical(t)) for t in targets]
+    conn.execute("DELETE FROM resolved")
+    conn.executemany("INSERT INTO resolved(target, canonical) VALUES (?, ?)", rows)
+    conn.execute("DELETE FROM usage")
+    conn.execute("""INSERT INTO usage(qualname, refs, repos)
+                    SELECT s.canonical, count(*), count(DISTINCT r.repo_id)
+                    FROM refs r JOIN resolved s ON s.target = r.target
+                    WHERE s.canonical IS NOT NULL AND r.kind != 'import'
+                    GROUP BY s.canonical""")
+    resolved = sum(1 for _, c in rows if c)
+    return len(rows), resolved

@@ -1,0 +1,198 @@
+"""The shared SQLite index: where it lives, its schema, and how to open it safely.
+
+One writer (the indexer) and many readers (language servers) share one file in WAL mode.
+The schema is written down in docs/architecture.md; keep the two in step and bump
+SCHEMA_VERSION on any incompatible change.
+"""
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from sqlite_utils import Database
+
+SCHEMA_VERSION = 1
+
+
+class IndexError_(Exception):
+    """A problem with the index file the user can act on; the message says what to do."""
+
+
+def default_db_path() -> Path:
+    """`$CROSSNAV_DB`, else `$XDG_CACHE_HOME/crossnav/index.db` (~/.cache by default)."""
+    env = os.environ.get("CROSSNAV_DB")
+    if env:
+        return Path(env).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(cache) / "crossnav" / "index.db"
+
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS repos (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    root TEXT NOT NULL,
+    remote TEXT,
+    web_url TEXT,
+    head TEXT,
+    branch TEXT,
+    indexed_at TEXT,
+    ownership TEXT,
+    dist TEXT,
+    files INTEGER DEFAULT 0,
+    lines INTEGER DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS packages (
+    repo_id INTEGER NOT NULL REFERENCES repos(id) ON DELETE CASCADE,
+    package TEXT NOT NULL,
+    import_root TEXT NOT NULL,
+    source TEXT,
+    PRIMARY KEY (repo_id, package)
+);
+CREATE INDEX IF NOT EXISTS packages_package ON packages(package);
+CREATE TABLE IF NOT EXISTS files (
+    id INTEGER PRIMARY KEY,
+    repo_id INTEGER NOT NULL REFERENCES repos(id) ON DELETE CASCADE,
+    path TEXT NOT NULL,
+    language TEXT NOT NULL,
+    module TEXT,
+    size INTEGER,
+    blob TEXT,
+    lines INTEGER,
+    errors INTEGER DEFAULT 0,
+    UNIQUE (repo_id, path)
+);
+CREATE INDEX IF NOT EXISTS files_module ON files(module);
+CREATE TABLE IF NOT EXISTS defs (
+    id INTEGER PRIMARY KEY,
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    repo_id INTEGER NOT NULL,
+    qualname TEXT NOT NULL,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    container TEXT,
+    line INTEGER, col INTEGER, end_line INTEGER, end_col INTEGER,
+    name_line INTEGER, name_col INTEGER, name_end_col INTEGER,
+    signature TEXT,
+    doc TEXT
+);
+CREATE INDEX IF NOT EXISTS defs_qualname ON defs(qualname);
+CREATE INDEX IF NOT EXISTS defs_name ON defs(name COLLATE NOCASE);
+CREATE INDEX IF NOT EXISTS defs_file ON defs(file_id, name_line);
+CREATE TABLE IF NOT EXISTS refs (
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    repo_id INTEGER NOT NULL,
+    line INTEGER, col INTEGER, end_col INTEGER,
+    name TEXT NOT NULL,
+    target TEXT,
+    kind TEXT
+);
+CREATE INDEX IF NOT EXISTS refs_target ON refs(target);
+CREATE INDEX IF NOT EXISTS refs_file ON refs(file_id, line);
+CREATE INDEX IF NOT EXISTS refs_attr ON refs(name) WHERE target IS NULL;
+CREATE TABLE IF NOT EXISTS aliases (
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    alias TEXT NOT NULL,
+    target TEXT NOT NULL,
+    star INTEGER DEFAULT 0,
+    line INTEGER
+);
+CREATE INDEX IF NOT EXISTS aliases_alias ON aliases(alias);
+CREATE INDEX IF NOT EXISTS aliases_target ON aliases(target);
+CREATE TABLE IF NOT EXISTS bases (
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    class TEXT NOT NULL,
+    base TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS bases_class ON bases(class);
+CREATE TABLE IF NOT EXISTS imports (
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    package TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS imports_package ON imports(package, file_id);
+CREATE INDEX IF NOT EXISTS imports_file ON imports(file_id);
+CREATE TABLE IF NOT EXISTS skipped (
+    repo_id INTEGER NOT NULL REFERENCES repos(id) ON DELETE CASCADE,
+    path TEXT NOT NULL,
+    reason TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS resolved (
+    target TEXT PRIMARY KEY,
+    canonical TEXT
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS resolved_canonical ON resolved(canonical);
+CREATE TABLE IF NOT EXISTS usage (
+    qualname TEXT PRIMARY KEY,
+    refs INTEGER NOT NULL,
+    repos INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE VIRTUAL TABLE IF NOT EXISTS defs_fts USING fts5(
+    name, content='defs', content_rowid='id', tokenize='trigram'
+);
+CREATE TRIGGER IF NOT EXISTS defs_ai AFTER INSERT ON defs BEGIN
+    INSERT INTO defs_fts(rowid, name) VALUES (new.id, new.name);
+END;
+CREATE TRIGGER IF NOT EXISTS defs_ad AFTER DELETE ON defs BEGIN
+    INSERT INTO defs_fts(defs_fts, rowid, name) VALUES ('delete', old.id, old.name);
+END;
+"""
+
+
+def _check_version(conn: sqlite3.Connection, path: Path) -> int | None:
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    except sqlite3.OperationalError:
+        return None
+    except sqlite3.DatabaseError as e:
+        raise IndexError_(f"{path} is not a crossnav index ({e}); move it away or pass another --db") from e
+    if row is None:
+        return None
+    version = int(row[0])
+    if version > SCHEMA_VERSION:
+        raise IndexError_(
+            f"{path} was written by a newer crossnav (schema {version}, this one reads {SCHEMA_VERSION}); "
+            "upgrade crossnav (pip install -U crossnav) or index into another --db")
+    return version
+
+
+def open_writer(path: Path) -> Database:
+    """Open (creating if needed) the index for writing, in WAL mode with the current schema."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+    except (OSError, sqlite3.Error) as e:
+        raise IndexError_(f"cannot open {path} for writing ({e}); check the path and its permissions or pass another --db") from e
+    version = _check_version(conn, path)
+    if version is not None and version < SCHEMA_VERSION:
+        conn.close()
+        raise IndexError_(f"{path} has an older schema ({version}); delete it and index again")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA cache_size=-65536")
+    conn.executescript(SCHEMA)
+    conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+    conn.commit()
+    return Database(conn)
+
+
+def open_reader(path: Path) -> sqlite3.Connection:
+    """Read-only connection for the server; raises IndexError_ with a next step if unusable."""
+    path = Path(path)
+    if not path.exists():
+        raise IndexError_(f"no index at {path}; run `crossnav index REPO_DIR...` first (or pass --db / set CROSSNAV_DB)")
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        conn.execute("PRAGMA query_only=ON")
+        version = _check_version(conn, path)
+    except sqlite3.DatabaseError as e:
+        raise IndexError_(f"{path} is not a readable crossnav index ({e}); re-create it with `crossnav index`") from e
+    if version is None:
+        raise IndexError_(f"{path} is not a crossnav index; re-create it with `crossnav index`")
+    if version < SCHEMA_VERSION:
+        raise IndexError_(f"{path} has an older schema ({version}); run `crossnav index` to rebuild it")
+    conn.row_factory = sqlite3.Row
+    return conn

@@ -1,0 +1,1 @@
+"""crossnav server: the language server that answers from the shared index."""

@@ -1,0 +1,232 @@
+"""Read side of the shared index: every SQL the language server runs lives here.
+
+Connections are read-only and per thread (sqlite3 objects are not shareable); each call checks
+`PRAGMA data_version`, so answers follow the indexer's commits without a restart.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from crossnav.index.resolve import SqlResolver
+from crossnav.index.store import open_reader
+
+MEMBER_KINDS = {"method", "attribute", "property"}
+
+
+@dataclass(frozen=True)
+class RepoRow:
+    id: int
+    name: str
+    root: str
+    remote: str | None
+    web_url: str | None
+    head: str | None
+    branch: str | None
+    indexed_at: str | None
+    ownership: dict
+
+
+@dataclass(frozen=True)
+class Loc:
+    """A place in an indexed file; columns are code points (converted at the LSP boundary)."""
+    repo: str
+    root: str
+    path: str
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+
+    @property
+    def abspath(self) -> str:
+        return os.path.join(self.root, self.path)
+
+
+class Index:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._version = None
+        open_reader(self.path).close()  # fail early with a message the user can act on
+
+    # ---- connection and freshness -------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        c = getattr(self._local, "conn", None)
+        if c is None:
+            c = self._local.conn = open_reader(self.path)
+            self._local.resolver = SqlResolver(c)
+            self._local.version = None
+        v = c.execute("PRAGMA data_version").fetchone()[0]
+        if self._local.version is not None and v != self._local.version:
+            self._local.resolver.clear()
+            with self._lock:
+                self._repos.cache_clear()
+                self.file_row.cache_clear()
+        self._local.version = v
+        return c
+
+    def q(self, sql: str, args=()) -> list[sqlite3.Row]:
+        return self._conn().execute(sql, args).fetchall()
+
+    @property
+    def resolver(self) -> SqlResolver:
+        self._conn()
+        return self._local.resolver
+
+    # ---- repos and files ---------------------------------------------------------------
+    @lru_cache(maxsize=1)
+    def _repos(self) -> tuple[RepoRow, ...]:
+        rows = self.q("SELECT id, name, root, remote, web_url, head, branch, indexed_at, ownership FROM repos")
+        return tuple(RepoRow(r["id"], r["name"], r["root"], r["remote"], r["web_url"], r["head"], r["branch"],
+                             r["indexed_at"], json.loads(r["ownership"] or "{}")) for r in rows)
+
+    def repos(self) -> tuple[RepoRow, ...]:
+        self._conn()
+        return self._repos()
+
+    def repo_by_name(self, name: str) -> RepoRow | None:
+        return next((r for r in self.repos() if r.name == name), None)
+
+    def repo_for_path(self, path: str) -> tuple[RepoRow, str] | None:
+        """The indexed repo holding this absolute path (deepest root wins), and the repo-relative path."""
+        best = None
+        real = os.path.realpath(path)
+        for r in self.repos():
+            root = r.root.rstrip("/") + "/"
+            for p in (path, real):
+                if p.startswith(root) and (best is None or len(r.root) > len(best[0].root)):
+                    best = (r, p[len(root):])
+        return best
+
+    @lru_cache(maxsize=4096)
+    def file_row(self, repo_id: int, path: str):
+        rows = self.q("SELECT id, module, blob FROM files WHERE repo_id = ? AND path = ?", (repo_id, path))
+        return rows[0] if rows else None
+
+    def import_roots(self) -> list[str]:
+        """Absolute import roots of every indexed repo (for jedi's sys.path)."""
+        out = []
+        for r in self.q("SELECT DISTINCT r.root, p.import_root FROM packages p JOIN repos r ON r.id = p.repo_id"):
+            out.append(os.path.join(r["root"], r["import_root"]) if r["import_root"] else r["root"])
+        return list(dict.fromkeys(out))
+
+    def packages_of_repo(self, repo_id: int) -> list[str]:
+        return [r[0] for r in self.q("SELECT package FROM packages WHERE repo_id = ?", (repo_id,))]
+
+    # ---- symbols -----------------------------------------------------------------------
+    def canonical(self, target: str | None) -> str | None:
+        if not target:
+            return None
+        rows = self.q("SELECT canonical FROM resolved WHERE target = ?", (target,))
+        if rows:
+            return rows[0][0]
+        return self.resolver.canonical(target)
+
+    def defs(self, qualname: str, limit: int = 20) -> list[sqlite3.Row]:
+        """Definitions of a qualified name, the repo that provides its top-level package first."""
+        top = qualname.split(".")[0]
+        return self.q(
+            """SELECT d.*, f.path, r.name AS repo, r.root, r.id AS rid,
+                      EXISTS(SELECT 1 FROM packages p WHERE p.repo_id = r.id AND p.package = ?) AS provides
+               FROM defs d JOIN files f ON f.id = d.file_id JOIN repos r ON r.id = d.repo_id
+               WHERE d.qualname = ? ORDER BY provides DESC, d.kind IN ('class','function','method','module','property') DESC,
+               d.id LIMIT ?""", (top, qualname, limit))
+
+    def defs_by_name(self, name: str, limit: int = 50) -> list[sqlite3.Row]:
+        return self.q(
+            """SELECT d.*, f.path, f.id AS fid, r.name AS repo, r.root, r.id AS rid, coalesce(u.refs, 0) AS uses
+               FROM defs d JOIN files f ON f.id = d.file_id JOIN repos r ON r.id = d.repo_id
+               LEFT JOIN usage u ON u.qualname = d.qualname
+               WHERE d.name = ? AND d.kind != 'parameter' ORDER BY uses DESC LIMIT ?""", (name, limit))
+
+    def usage(self, qualname: str) -> tuple[int, int]:
+        rows = self.q("SELECT refs, repos FROM usage WHERE qualname = ?", (qualname,))
+        return (rows[0][0], rows[0][1]) if rows else (0, 0)
+
+    def references(self, qualname: str, kind: str | None, limit: int) -> tuple[list[Loc], bool]:
+        """Every stored use of the symbol or of any name that resolves to it (aliases, re-exports).
+
+        Members (methods, attributes) are also reached through receivers whose type the index cannot
+        know (`self._h11_state.next_event()`): unresolved attribute uses of that name count when the
+        file imports the symbol's top-level package or lies in its repo.
+        """
+        targets = [r[0] for r in self.q("SELECT target FROM resolved WHERE canonical = ?", (qualname,))]
+        if qualname not in targets:
+            targets.append(qualname)
+        home = [r["repo_id"] for r in self.q("SELECT DISTINCT repo_id FROM defs WHERE qualname = ?", (qualname,))]
+        out: list[Loc] = []
+        seen = set()
+        # other repos first: when a symbol has more uses than the limit, the cross-repo ones survive
+        sql = f"""SELECT x.line, x.col, x.end_col, f.path, r.name AS repo, r.root
+                 FROM refs x JOIN files f ON f.id = x.file_id JOIN repos r ON r.id = x.repo_id
+                 WHERE x.target IN ({{}})
+                 ORDER BY x.repo_id IN ({','.join(map(str, home)) or 'NULL'}), r.name, f.path, x.line, x.col LIMIT ?"""
+        for i in range(0, len(targets), 500):
+            chunk = targets[i:i + 500]
+            for row in self.q(sql.format(",".join("?" * len(chunk))), (*chunk, limit + 1)):
+                self._add(out, seen, row)
+        if kind in MEMBER_KINDS:
+            name = qualname.rpartition(".")[2]
+            top = qualname.split(".")[0]
+            rows = self.q(
+                f"""SELECT x.line, x.col, x.end_col, f.path, r.name AS repo, r.root
+                   FROM refs x JOIN files f ON f.id = x.file_id JOIN repos r ON r.id = x.repo_id
+                   LEFT JOIN resolved s ON s.target = x.target
+                   WHERE x.name = ? AND x.kind = 'attr' AND s.canonical IS NULL
+                     AND (x.repo_id IN ({','.join('?' * len(home)) or 'NULL'})
+                          OR EXISTS (SELECT 1 FROM imports i WHERE i.file_id = x.file_id AND i.package = ?))
+                   LIMIT ?""", (name, *home, top, limit + 1))
+            for row in rows:
+                self._add(out, seen, row)
+        truncated = len(out) > limit
+        return out[:limit], truncated
+
+    @staticmethod
+    def _add(out, seen, row):
+        key = (row["root"], row["path"], row["line"], row["col"])
+        if key not in seen:
+            seen.add(key)
+            out.append(Loc(row["repo"], row["root"], row["path"], row["line"], row["col"], row["line"], row["end_col"]))
+
+    def search(self, query: str, limit: int = 100) -> list[sqlite3.Row]:
+        """workspace/symbol: exact name, then prefix, then substring (trigram); widely used first."""
+        base = """SELECT d.qualname, d.name, d.kind, d.container, d.name_line, d.name_col, d.name_end_col,
+                         f.path, r.name AS repo, r.root, coalesce(u.refs, 0) AS uses, {rank} AS rank
+                  FROM defs d JOIN files f ON f.id = d.file_id JOIN repos r ON r.id = d.repo_id
+                  LEFT JOIN usage u ON u.qualname = d.qualname
+                  WHERE {where} AND d.kind NOT IN ('parameter', 'module')"""
+        rows: list = []
+        seen: set = set()
+
+        def take(sql, args):
+            for r in self.q(sql, args):
+                if r["qualname"] not in seen or len(rows) < limit:
+                    key = (r["qualname"], r["repo"])
+                    if key not in seen:
+                        seen.add(key)
+                        rows.append(r)
+
+        q = query.strip()
+        if not q:
+            return []
+        take(base.format(rank="CASE WHEN d.name = ? THEN 0 ELSE 1 END", where="d.name = ? COLLATE NOCASE")
+             + " ORDER BY rank, uses DESC LIMIT ?", (q, q, limit))
+        if len(rows) < limit:
+            esc = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            take(base.format(rank="2", where="d.name LIKE ? ESCAPE '\\'") + " ORDER BY uses DESC, length(d.name) LIMIT ?",
+                 (esc + "%", limit))
+        if len(rows) < limit and len(q) >= 3:
+            fts = '"' + q.replace('"', '""') + '"'
+            take(base.format(rank="3", where="d.id IN (SELECT rowid FROM defs_fts WHERE defs_fts MATCH ? LIMIT 2000)")
+                 + " ORDER BY uses DESC, length(d.name) LIMIT ?", (fts, limit))
+        return rows[:limit]
+
+    def file_imports(self, file_id: int) -> set[str]:
+        return {r[0] for r in self.q("SELECT package FROM imports WHERE file_id = ?", (file_id,))}

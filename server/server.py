@@ -1,0 +1,494 @@
+"""`crossnav serve`: a pygls language server answering from the shared index.
+
+A request goes: LSP position -> code points -> the symbol under the cursor (by extracting the
+live buffer with the same code the indexer runs) -> its canonical qualified name -> rows in
+SQLite -> locations converted back to the client's position encoding. When static resolution
+has no answer, jedi infers (bounded in time), then a ranked name search answers, marked approximate.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+from pygls.uris import from_fs_path, to_fs_path
+
+from crossnav.index import ownership
+from crossnav.index.python import extract, module_name_for
+from crossnav.index.store import IndexError_, default_db_path
+
+from .inference import Inference
+from .query import Index, Loc
+
+log = logging.getLogger("crossnav.server")
+
+SYMBOL_KINDS = {
+    "class": types.SymbolKind.Class, "function": types.SymbolKind.Function, "method": types.SymbolKind.Method,
+    "property": types.SymbolKind.Property, "attribute": types.SymbolKind.Field,
+    "variable": types.SymbolKind.Variable, "constant": types.SymbolKind.Constant,
+    "module": types.SymbolKind.Module, "parameter": types.SymbolKind.Variable,
+}
+
+
+@dataclass
+class Settings:
+    db: str | None = None
+    cross_only: bool = False
+    max_references: int = 5000
+    max_symbols: int = 100
+    jedi_budget: float = 2.0
+
+
+@dataclass
+class Context:
+    """What the server knows about one open document."""
+    path: str
+    repo: object | None      # RepoRow
+    relpath: str | None
+    module: str
+    facts: object            # FileFacts of the live text
+    file_id: int | None
+
+
+@dataclass
+class Found:
+    qualname: str | None     # canonical qualified name, when known
+    name: str
+    kind: str | None         # def kind when known
+    approximate: bool = False
+
+
+class CrossnavServer(LanguageServer):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.settings = Settings()
+        self.index: Index | None = None
+        self.index_error: str | None = None
+        self.inference: Inference | None = None
+        self._ctx_cache: dict = {}
+
+    # ---- index ------------------------------------------------------------------------
+    def db_path(self) -> Path:
+        return Path(self.settings.db).expanduser() if self.settings.db else default_db_path()
+
+    def open_index(self) -> Index | None:
+        if self.index is not None:
+            return self.index
+        try:
+            self.index = Index(self.db_path())
+            self.index_error = None
+            log.info("reading index %s (%d repos)", self.db_path(), len(self.index.repos()))
+        except IndexError_ as e:
+            if self.index_error != str(e):
+                self.index_error = str(e)
+                log.warning("%s", e)
+            return None
+        return self.index
+
+    def jedi(self) -> Inference:
+        if self.inference is None:
+            self.inference = Inference(self.index.import_roots() if self.index else [], self.settings.jedi_budget)
+        return self.inference
+
+    # ---- documents ----------------------------------------------------------------------
+    def context(self, uri: str) -> tuple[object, Context] | None:
+        path = to_fs_path(uri)
+        if not path or not path.endswith((".py", ".pyi")):
+            return None
+        try:
+            doc = self.workspace.get_text_document(uri)
+            source = doc.source
+        except (OSError, UnicodeDecodeError):
+            return None
+        key = (uri, doc.version, hash(source))
+        cached = self._ctx_cache.get(uri)
+        if cached and cached[0] == key:
+            return doc, cached[1]
+        index = self.open_index()
+        found = index.repo_for_path(path) if index else None
+        repo, rel, file_id = None, None, None
+        if found:
+            repo, rel = found
+            row = index.file_row(repo.id, rel)
+            if row is not None:
+                module, file_id = row["module"], row["id"]
+                is_pkg = rel.endswith("__init__.py") or rel.endswith("__init__.pyi")
+            else:
+                module, is_pkg = _module_guess(index, repo, rel)
+        else:
+            module, is_pkg = Path(path).stem, False
+        facts = extract(source.encode("utf-8", "surrogatepass"), module, is_pkg)
+        ctx = Context(path, repo, rel, module, facts, file_id)
+        self._ctx_cache[uri] = (key, ctx)
+        if len(self._ctx_cache) > 64:
+            self._ctx_cache.pop(next(iter(self._ctx_cache)))
+        return doc, ctx
+
+    def symbol_at(self, doc, ctx: Context, pos: types.Position):
+        """('def', def tuple) or ('ref', ref tuple) under the cursor, or None."""
+        sp = doc.position_from_client_units(pos)
+        line, ch = sp.line, sp.character
+        for d in ctx.facts.defs:
+            if d[8] == line and d[9] <= ch <= d[10] and d[2] != "module":
+                return "def", d
+        best = None
+        for r in ctx.facts.refs:
+            if r[0] == line and r[1] <= ch <= r[2]:
+                if r[1] <= ch < r[2]:
+                    return "ref", r
+                best = ("ref", r)
+        return best
+
+    def resolve(self, doc, ctx: Context, pos: types.Position, allow_infer: bool = True) -> tuple[Found | None, list[Loc]]:
+        """The symbol under the cursor and where it is defined."""
+        index = self.index
+        hit = self.symbol_at(doc, ctx, pos)
+        name = None
+        if hit and index:
+            what, t = hit
+            if what == "def":
+                qual, name, kind = t[0], t[1], t[2]
+                locs = self.def_locations(qual)
+                if not locs:  # file not indexed yet: the live buffer is the truth
+                    locs = [Loc(ctx.repo.name if ctx.repo else "", os.path.dirname(ctx.path), os.path.basename(ctx.path),
+                                t[8], t[9], t[8], t[10])]
+                return Found(qual, name, kind), locs
+            name, target = t[3], t[4]
+            canon = index.canonical(target)
+            if canon:
+                locs = self.def_locations(canon)
+                if locs:
+                    return Found(canon, name, self.kind_of(canon)), locs
+        if not allow_infer:
+            return (Found(None, name, None) if name else None), []
+        sp = doc.position_from_client_units(pos)
+        root = ctx.repo.root if ctx.repo else os.path.dirname(ctx.path)
+        if self.index is not None:
+            for path, line, col in self.jedi().goto(doc.source, ctx.path, root, sp.line, sp.character):
+                if os.path.realpath(path) == os.path.realpath(ctx.path) and hit and hit[0] == "ref" and line == hit[1][0]:
+                    continue  # jedi stopped at our own (unresolvable) import
+                qual, kind, loc = self.def_at(path, line, col)
+                if loc is None:
+                    loc = Loc("", os.path.dirname(path), os.path.basename(path), line, col, line, col + len(name or ""))
+                return Found(qual, name or "", kind), [loc]
+        if name and hit and index:
+            locs = self.approximate(ctx, name)
+            if locs:
+                log.info("approximate definition for %r: name match", name)
+                return Found(None, name, None, approximate=True), locs
+        return (Found(None, name, None) if name else None), []
+
+    def def_locations(self, qualname: str) -> list[Loc]:
+        return [Loc(r["repo"], r["root"], r["path"], r["name_line"], r["name_col"], r["name_line"], r["name_end_col"])
+                for r in self.index.defs(qualname, limit=5)]
+
+    def kind_of(self, qualname: str) -> str | None:
+        rows = self.index.defs(qualname, limit=1)
+        return rows[0]["kind"] if rows else None
+
+    def def_at(self, path: str, line: int, col: int):
+        """The indexed definition whose name starts at (path, line, col), for mapping jedi's answers."""
+        found = self.index.repo_for_path(path)
+        if not found:
+            return None, None, None
+        repo, rel = found
+        rows = self.index.q(
+            """SELECT d.qualname, d.kind, d.name_line, d.name_col, d.name_end_col FROM defs d JOIN files f ON f.id = d.file_id
+               WHERE f.repo_id = ? AND f.path = ? AND d.name_line = ? ORDER BY abs(d.name_col - ?) LIMIT 1""",
+            (repo.id, rel, line, col))
+        if not rows:
+            return None, None, Loc(repo.name, repo.root, rel, line, col, line, col)
+        r = rows[0]
+        return r["qualname"], r["kind"], Loc(repo.name, repo.root, rel, r["name_line"], r["name_col"], r["name_line"], r["name_end_col"])
+
+    def approximate(self, ctx: Context, name: str) -> list[Loc]:
+        """Ranked name search: same repo, then packages this file imports, then the most used."""
+        rows = self.index.defs_by_name(name)
+        imported = ctx.facts.imports
+
+        def rank(r):
+            return (0 if ctx.repo and r["rid"] == ctx.repo.id else 1,
+                    0 if r["qualname"].split(".")[0] in imported else 1, -r["uses"])
+        rows = sorted(rows, key=rank)[:5]
+        return [Loc(r["repo"], r["root"], r["path"], r["name_line"], r["name_col"], r["name_line"], r["name_end_col"]) for r in rows]
+
+    # ---- LSP conversion -----------------------------------------------------------------
+    def to_lsp(self, loc: Loc) -> types.Location:
+        enc = self.workspace.position_encoding if self._workspace_ready() else types.PositionEncodingKind.Utf16
+        text = _line_text(loc.abspath, loc.line)
+        start = _units(text, loc.col, enc)
+        end = _units(text, loc.end_col, enc) if loc.end_line == loc.line else loc.end_col
+        return types.Location(uri=from_fs_path(loc.abspath),
+                              range=types.Range(start=types.Position(line=loc.line, character=start),
+                                                end=types.Position(line=loc.end_line, character=end)))
+
+    def _workspace_ready(self) -> bool:
+        try:
+            self.workspace
+            return True
+        except RuntimeError:
+            return False
+
+    def filter_cross(self, ctx: Context, locs: list[Loc]) -> list[Loc]:
+        if not self.settings.cross_only or ctx.repo is None:
+            return locs
+        return [loc for loc in locs if loc.root != ctx.repo.root]
+
+
+def _module_guess(index, repo, rel):
+    """Module name for a file the index has not seen yet: the longest matching import root."""
+    roots = sorted({r["import_root"] for r in index.q("SELECT import_root FROM packages WHERE repo_id = ?", (repo.id,))},
+                   key=len, reverse=True)
+    for root in roots:
+        if root and rel.startswith(root + "/"):
+            return module_name_for(rel[len(root) + 1:])
+    return module_name_for(rel)
+
+
+@lru_cache(maxsize=4096)
+def _file_lines(path: str, mtime: float) -> tuple[str, ...]:
+    try:
+        with open(path, "rb") as f:
+            return tuple(f.read().decode("utf-8", "replace").split("\n"))
+    except OSError:
+        return ()
+
+
+def _line_text(path: str, line: int) -> str:
+    try:
+        mtime = os.stat(path).st_mtime
+    except OSError:
+        return ""
+    lines = _file_lines(path, mtime)
+    return lines[line] if 0 <= line < len(lines) else ""
+
+
+def _units(text: str, col: int, enc) -> int:
+    prefix = text[:col]
+    if prefix.isascii():
+        return col
+    if enc == types.PositionEncodingKind.Utf8:
+        return len(prefix.encode("utf-8"))
+    if enc == types.PositionEncodingKind.Utf32:
+        return col
+    return len(prefix.encode("utf-16-le")) // 2
+
+
+def _age(iso: str | None) -> str:
+    if not iso:
+        return "unknown"
+    try:
+        secs = (datetime.now(timezone.utc) - datetime.fromisoformat(iso)).total_seconds()
+    except ValueError:
+        return iso
+    for unit, n in (("d", 86400), ("h", 3600), ("min", 60)):
+        if secs >= n:
+            return f"{int(secs // n)} {unit} ago"
+    return "just now"
+
+
+server = CrossnavServer("crossnav", "0.1.0")
+
+
+@server.feature(types.INITIALIZE)
+def initialize(ls: CrossnavServer, params: types.InitializeParams):
+    opts = params.initialization_options or {}
+    if isinstance(opts, dict):
+        if opts.get("db"):
+            ls.settings.db = str(opts["db"])
+        for key, attr, typ in (("crossOnly", "cross_only", bool), ("maxReferences", "max_references", int),
+                               ("maxSymbols", "max_symbols", int), ("jediBudget", "jedi_budget", float)):
+            if key in opts:
+                try:
+                    setattr(ls.settings, attr, typ(opts[key]))
+                except (TypeError, ValueError):
+                    log.warning("ignoring initializationOptions.%s=%r", key, opts[key])
+    if ls.open_index() is None and ls.index_error:
+        ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message=f"crossnav: {ls.index_error}"))
+
+
+@server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+def did_change_configuration(ls: CrossnavServer, params: types.DidChangeConfigurationParams):
+    settings = params.settings if isinstance(params.settings, dict) else {}
+    cfg = settings.get("crossnav", settings)
+    if isinstance(cfg, dict) and "crossOnly" in cfg:
+        ls.settings.cross_only = bool(cfg["crossOnly"])
+
+
+@server.feature(types.TEXT_DOCUMENT_DEFINITION)
+@server.thread()
+def definition(ls: CrossnavServer, params: types.DefinitionParams):
+    got = ls.context(params.text_document.uri)
+    if got is None or ls.open_index() is None:
+        return None
+    doc, ctx = got
+    t0 = time.perf_counter()
+    found, locs = ls.resolve(doc, ctx, params.position)
+    locs = ls.filter_cross(ctx, locs)
+    log.debug("definition %s -> %s (%.1f ms)", found, locs[:1], (time.perf_counter() - t0) * 1000)
+    return [ls.to_lsp(loc) for loc in locs] or None
+
+
+@server.feature(types.TEXT_DOCUMENT_REFERENCES)
+@server.thread()
+def references(ls: CrossnavServer, params: types.ReferenceParams):
+    got = ls.context(params.text_document.uri)
+    if got is None or ls.open_index() is None:
+        return None
+    doc, ctx = got
+    found, defs = ls.resolve(doc, ctx, params.position)
+    if found is None or not found.qualname:
+        return None
+    limit = ls.settings.max_references
+    locs, truncated = ls.index.references(found.qualname, found.kind, limit)
+    if params.context.include_declaration:
+        locs = defs + [loc for loc in locs if loc not in defs]
+    locs = ls.filter_cross(ctx, locs)
+    if truncated:
+        ls.window_log_message(types.LogMessageParams(
+            type=types.MessageType.Warning,
+            message=f"crossnav: more than {limit} references to {found.qualname}; showing the first {limit} "
+                    "(raise initializationOptions.maxReferences for more)"))
+    result = [ls.to_lsp(loc) for loc in locs]
+    token = params.partial_result_token
+    if token is not None and len(result) > 1000:
+        conv = ls.protocol._converter
+        for i in range(0, len(result), 1000):
+            ls.progress(types.ProgressParams(token=token, value=conv.unstructure(result[i:i + 1000])))
+        return []
+    return result
+
+
+@server.feature(types.TEXT_DOCUMENT_HOVER)
+@server.thread()
+def hover(ls: CrossnavServer, params: types.HoverParams):
+    got = ls.context(params.text_document.uri)
+    if got is None or ls.open_index() is None:
+        return None
+    doc, ctx = got
+    found, locs = ls.resolve(doc, ctx, params.position)
+    if found is None or not locs:
+        return None
+    return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=hover_text(ls, found, locs[0])))
+
+
+def hover_text(ls: CrossnavServer, found: Found, loc: Loc) -> str:
+    index = ls.index
+    row = None
+    if found.qualname:
+        rows = [r for r in index.defs(found.qualname, limit=5) if r["path"] == loc.path and r["root"] == loc.root] \
+            or index.defs(found.qualname, limit=1)
+        row = rows[0] if rows else None
+    parts = []
+    if row is not None:
+        sig = row["signature"] or (f"{row['kind']} {row['qualname']}")
+        parts.append(f"```python\n{sig}\n```")
+        if row["doc"]:
+            parts.append(row["doc"])
+    else:
+        parts.append(f"`{found.name}`")
+    footer = []
+    repo = index.repo_by_name(loc.repo) if loc.repo else None
+    where = f"{loc.path}:{loc.line + 1}"
+    if repo is not None:
+        url = ownership.blob_url(repo.web_url, repo.head or repo.branch or "HEAD", loc.path, loc.line + 1)
+        where = f"[{where}]({url})" if url else where
+        footer.append(f"**{repo.name}** · `{found.qualname or found.name}` · {where}")
+        owner = ownership.owners_for(repo.ownership, loc.path)
+        if owner and owner.get("owners"):
+            rule = f" (`{owner['rule']}`)" if owner.get("rule") else ""
+            line = f" line {owner['line']}" if owner.get("line") else ""
+            footer.append(f"Owners: {', '.join(owner['owners'])} — from {owner['source']}{line}{rule}")
+        catalog = repo.ownership.get("catalog") or {}
+        contributing = repo.ownership.get("contributing") or {}
+        extras = []
+        if contributing.get("url"):
+            extras.append(f"Contribute: [{contributing.get('path', 'CONTRIBUTING')}]({contributing['url']})")
+        if catalog.get("lifecycle"):
+            extras.append(f"Lifecycle: {catalog['lifecycle']}")
+        if extras:
+            footer.append(" · ".join(extras))
+    else:
+        footer.append(where)
+    if found.qualname:
+        n, m = index.usage(found.qualname)
+        footer.append(f"Used in {n} place{'s' if n != 1 else ''} across {m} repo{'s' if m != 1 else ''}")
+    if repo is not None:
+        footer.append(f"Index: {(repo.head or 'no commit')[:10]}, indexed {_age(repo.indexed_at)}")
+    if found.approximate:
+        footer.append("_approximate: matched by name, not by import resolution_")
+    return "\n\n".join(parts) + "\n\n---\n\n" + "  \n".join(footer)
+
+
+@server.feature(types.WORKSPACE_SYMBOL)
+@server.thread()
+def workspace_symbol(ls: CrossnavServer, params: types.WorkspaceSymbolParams):
+    if ls.open_index() is None:
+        return []
+    out = []
+    for r in ls.index.search(params.query, ls.settings.max_symbols):
+        loc = Loc(r["repo"], r["root"], r["path"], r["name_line"], r["name_col"], r["name_line"], r["name_end_col"])
+        out.append(types.SymbolInformation(
+            name=r["name"], kind=SYMBOL_KINDS.get(r["kind"], types.SymbolKind.Variable),
+            location=ls.to_lsp(loc), container_name=f"{r['repo']} · {r['container'] or ''}".rstrip(" ·")))
+    return out
+
+
+@server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
+@server.thread()
+def document_symbol(ls: CrossnavServer, params: types.DocumentSymbolParams):
+    got = ls.context(params.text_document.uri)
+    if got is None:
+        return None
+    doc, ctx = got
+    nodes: dict[str, types.DocumentSymbol] = {}
+    roots: list[types.DocumentSymbol] = []
+    for d in ctx.facts.defs:
+        qual, name, kind, container = d[0], d[1], d[2], d[3]
+        if kind in ("module", "parameter"):
+            continue
+        from pygls.workspace.position_codec import ServerTextPosition, ServerTextRange
+        rng = doc.range_to_client_units(ServerTextRange(ServerTextPosition(d[4], d[5]), ServerTextPosition(d[6], d[7])))
+        sel = doc.range_to_client_units(ServerTextRange(ServerTextPosition(d[8], d[9]), ServerTextPosition(d[8], d[10])))
+        sym = types.DocumentSymbol(name=name, kind=SYMBOL_KINDS.get(kind, types.SymbolKind.Variable), range=rng,
+                                   selection_range=sel, detail=d[11] if kind not in ("variable", "constant", "attribute") else None,
+                                   children=[])
+        if qual in nodes:
+            continue
+        nodes[qual] = sym
+        parent = nodes.get(container)
+        (parent.children if parent is not None else roots).append(sym)
+    return roots
+
+
+@server.command("crossnav.status")
+def status(ls: CrossnavServer, *args):
+    """Index freshness for editors' status items: db path, and per repo head and indexed-at time."""
+    if ls.open_index() is None:
+        return {"db": str(ls.db_path()), "error": ls.index_error, "repos": []}
+    return {"db": str(ls.db_path()), "repos": [
+        {"name": r.name, "root": r.root, "head": r.head, "branch": r.branch, "indexedAt": r.indexed_at}
+        for r in ls.index.repos()]}
+
+
+def run(args) -> int:
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    handler = logging.FileHandler(args.log_file) if args.log_file else logging.StreamHandler(sys.stderr)
+    logging.basicConfig(level=level, handlers=[handler], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.db:
+        server.settings.db = args.db
+    from crossnav.index.cli import crossnav_version
+    server.version = crossnav_version()
+    if args.tcp:
+        host, _, port = args.tcp.rpartition(":")
+        server.start_tcp(host or "127.0.0.1", int(port))
+    else:
+        server.start_io()
+    return 0

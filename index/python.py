@@ -68,6 +68,8 @@ class _Extractor:
         self.facts = FileFacts()
         self.uses: list = []   # (scope, kind, payload)
         self.seen_attr_defs: set = set()
+        self.overloads: list = []           # indexes into facts.defs of @overload stubs
+        self.import_aliases: dict = {}      # module-level name -> index into facts.aliases
 
     # ---- positions -------------------------------------------------------------------
     def col(self, row: int, bcol: int) -> int:
@@ -119,6 +121,14 @@ class _Extractor:
                                 0, 0, 0, None, self.docstring(root)))
         self.block(root, mod)
         self.resolve_uses()
+        self.facts.aliases = [a for a in self.facts.aliases if a is not None]
+        if self.overloads:
+            defs = self.facts.defs
+            drop = set(self.overloads)
+            implemented = {d[0] for i, d in enumerate(defs) if i not in drop}
+            # an overload's parameters share the implementation's qualnames: keep the implementation's
+            self.facts.defs = [d for i, d in enumerate(defs)
+                               if not (i in drop and d[0] in implemented)]
         return self.facts
 
     def block(self, node, scope):
@@ -181,6 +191,7 @@ class _Extractor:
                 self.facts.refs.append((r, c, ec, name, full, "import"))
                 self.bind(scope, name, ("import", full))
                 if scope.kind == "module":
+                    self.import_aliases[name] = len(self.facts.aliases)
                     self.facts.aliases.append((f"{self.module}.{name}", full, 0, node.start_point[0]))
 
     def v_import_from(self, node, scope):
@@ -225,6 +236,7 @@ class _Extractor:
                     self.facts.refs.append((r, c, ec, local, target, "import"))
                 self.bind(scope, local, ("import", target))
                 if scope.kind == "module":
+                    self.import_aliases[local] = len(self.facts.aliases)
                     self.facts.aliases.append((f"{self.module}.{local}", target, 0, node.start_point[0]))
 
     # definitions -----------------------------------------------------------------------
@@ -263,6 +275,7 @@ class _Extractor:
             decorators = [d.text.decode("utf-8", "replace") for d in parent.named_children if d.type == "decorator"]
             if kind == "method" and any(d in ("@property", "@cached_property", "@functools.cached_property") or d.endswith(".setter") for d in decorators):
                 kind = "property"
+        start = len(self.facts.defs)
         self.add_def(qual, name_node, kind, scope.qual, node, self.header(node, body), self.docstring(body))
         if not (kind == "property" and qual in {d[0] for d in self.facts.defs[-2:-1]}):
             self.bind(scope, name, qual if scope.kind != "function" else LOCAL)
@@ -280,6 +293,8 @@ class _Extractor:
                 first = False
         if body is not None:
             self.block(body, inner)
+        if any(d in ("@overload", "@typing.overload", "@t.overload") for d in decorators):
+            self.overloads.extend(range(start, len(self.facts.defs)))
 
     def param(self, p, inner, outer, fqual):
         t = p.type
@@ -357,6 +372,15 @@ class _Extractor:
                 return
             target_scope = self.mod_scope if name in scope.globals else scope
             qual = f"{target_scope.qual}.{name}"
+            prev = target_scope.bindings.get(name)
+            if (not augmented and target_scope.kind == "module" and isinstance(prev, tuple)
+                    and not _in_except(stmt)):
+                # `__version__ = __version__` after `from ._version import __version__`: the
+                # assignment is the module's own definition now; `except ImportError: x = None` is not
+                del target_scope.bindings[name]
+                i = self.import_aliases.pop(name, None)
+                if i is not None:
+                    self.facts.aliases[i] = None
             if name not in target_scope.bindings or not isinstance(target_scope.bindings.get(name), str) or augmented:
                 if not augmented and qual not in self.seen_attr_defs:
                     self.seen_attr_defs.add(qual)
@@ -591,6 +615,18 @@ def _idents(node):
     else:
         for ch in node.named_children:
             yield from _idents(ch)
+
+
+def _in_except(node) -> bool:
+    """Is this statement inside an `except` (or `else` of a try), i.e. an import fallback?"""
+    cur = node.parent
+    while cur is not None and cur.type != "module":
+        if cur.type in ("except_clause", "except_group_clause"):
+            return True
+        if cur.type in ("function_definition", "class_definition"):
+            return False
+        cur = cur.parent
+    return False
 
 
 def _count_errors(node) -> int:

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from .store import IndexError_, default_db_path, open_reader, open_writer
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one message = one line, also when piped (80-column default)
 
 
 def crossnav_version() -> str:
@@ -80,8 +80,8 @@ def cmd_index(args) -> int:
     interrupted = False
     try:
         with progress:
-            for repo in repos:
-                results.append(indexer.index_repo(repo))
+            for res in indexer.index_repos(repos):
+                results.append(res)
                 if "id" in task:
                     progress.remove_task(task.pop("id"))
                 if quiet and not args.quiet:
@@ -92,6 +92,8 @@ def cmd_index(args) -> int:
         interrupted = True
     finally:
         indexer.close()
+        if interrupted:
+            indexer.restore_indexes()
     elapsed = time.perf_counter() - t0
     _summary(results, elapsed, db_path, args.verbose)
     if interrupted:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import ownership, resolve
+from . import ownership, resolve, store
 from .repos import LANGUAGES, Repo, blob_id, module_for, source_files
 
 DEFAULT_MAX_FILE_SIZE = 2 * 1024 * 1024
@@ -91,6 +91,10 @@ class Indexer:
         self.progress = progress  # callable(event, **info) for the CLI's progress bar
         self._pool = None
         self.changed = False
+        self.bulk = self.conn.execute("SELECT NOT EXISTS (SELECT 1 FROM files)").fetchone()[0] == 1
+        if self.bulk:
+            store.drop_indexes_for_bulk_load(self.conn)
+            self.conn.commit()
 
     def close(self):
         if self._pool is not None:
@@ -102,10 +106,10 @@ class Indexer:
             return map(parse_file, jobs)
         if self._pool is None:
             self._pool = ProcessPoolExecutor(self.jobs, initializer=_init_worker)
-        return self._pool.map(parse_file, jobs, chunksize=16)
+        return self._pool.map(parse_file, jobs, chunksize=8)
 
-    def index_repo(self, repo: Repo) -> RepoResult:
-        t0 = time.perf_counter()
+    def plan(self, repo: Repo) -> tuple[RepoResult, dict]:
+        """Decide which files of a repo must be parsed (changed blob) and which rows go away."""
         res = RepoResult(repo.name)
         conn = self.conn
         row = conn.execute("SELECT id FROM repos WHERE name = ?", (repo.name,)).fetchone()
@@ -114,35 +118,64 @@ class Indexer:
         if repo_id is not None:
             old = {p: (fid, b) for fid, p, b in conn.execute("SELECT id, path, blob FROM files WHERE repo_id = ?", (repo_id,))}
         current = source_files(repo)
-        todo, unchanged = [], []
+        todo = []
         for path, blob in sorted(current.items()):
             prev = old.get(path)
             if prev is not None and blob is not None and prev[1] == blob:
-                unchanged.append(path)
+                res.unchanged += 1
                 continue
             if prev is not None and blob is None:
                 # modified in the work tree: hash it to see if it differs from what we stored
                 try:
                     with open(repo.root / path, "rb") as f:
                         if blob_id(f.read()) == prev[1]:
-                            unchanged.append(path)
+                            res.unchanged += 1
                             continue
                 except OSError:
                     pass
             module, is_pkg = module_for(repo, path)
             todo.append((str(repo.root), path, module, is_pkg, blob, self.max_file_size))
         removed = [p for p in old if p not in current]
-        res.unchanged = len(unchanged)
+        stale = [old[p][0] for p in removed] + [old[j[1]][0] for j in todo if j[1] in old]
+        res.removed = len(removed)
+        return res, {"repo": repo, "repo_id": repo_id, "todo": todo, "stale": stale}
+
+    def index_repos(self, repos: list[Repo]):
+        """Index repos in order, yielding each RepoResult once its transaction has committed.
+
+        Every repo's files go to the worker pool up front, so workers parse the next repos while
+        this process writes the previous one."""
+        plans = []
+        for repo in repos:
+            t0 = time.perf_counter()
+            res, plan = self.plan(repo)
+            res.seconds = time.perf_counter() - t0
+            plans.append((res, plan))
+        jobs = [j for _, p in plans for j in p["todo"]]
+        results = iter(self._map(jobs))
+        for res, plan in plans:
+            t0 = time.perf_counter()
+            if self.progress:
+                self.progress("repo", name=res.name, total=len(plan["todo"]))
+            parsed = []
+            for _ in plan["todo"]:
+                parsed.append(next(results))
+                if self.progress:
+                    self.progress("file", name=res.name)
+            self._write(res, plan, parsed)
+            res.seconds += time.perf_counter() - t0
+            yield res
+
+    def index_repo(self, repo: Repo) -> RepoResult:
+        return next(iter(self.index_repos([repo])))
+
+    def _write(self, res: RepoResult, plan: dict, results: list) -> None:
+        """Replace one repo's changed rows in a single transaction."""
+        repo, repo_id, todo, stale_ids = plan["repo"], plan["repo_id"], plan["todo"], plan["stale"]
+        conn = self.conn
         own = ownership.read_ownership(repo.root, _web(repo), repo.head or repo.branch)
         res.warnings.extend(own.get("warnings", []))
-        if self.progress:
-            self.progress("repo", name=repo.name, total=len(todo))
-        results = []
-        for r in self._map(todo):
-            results.append(r)
-            if self.progress:
-                self.progress("file", name=repo.name)
-        stale_ids = [old[p][0] for p in removed] + [old[j[1]][0] for j in todo if j[1] in old]
+        defs_rows, refs_rows, alias_rows, base_rows, import_rows = [], [], [], [], []
         with self.db.atomic():
             if repo_id is None:
                 cur = conn.execute("INSERT INTO repos(name, root) VALUES (?, ?)", (repo.name, str(repo.root)))
@@ -151,7 +184,6 @@ class Indexer:
                 chunk = stale_ids[i:i + 500]
                 conn.execute(f"DELETE FROM files WHERE id IN ({','.join('?' * len(chunk))})", chunk)
             conn.execute("DELETE FROM skipped WHERE repo_id = ?", (repo_id,))
-            defs_rows, refs_rows, alias_rows, base_rows, import_rows = [], [], [], [], []
             for path, blob, size, lines, facts, reason in results:
                 if reason is not None:
                     res.skipped[reason] += 1
@@ -188,16 +220,19 @@ class Indexer:
                 (str(repo.root), repo.remote, _web(repo), repo.head, repo.branch, repo.dist,
                  datetime.now(timezone.utc).isoformat(timespec="seconds"), json.dumps(own), totals[0], totals[1], repo_id))
         res.files = totals[0]
-        res.removed = len(removed)
         res.defs = len(defs_rows)
         res.refs = len(refs_rows)
-        if todo or removed:
+        if todo or stale_ids:
             self.changed = True
-        res.seconds = time.perf_counter() - t0
-        return res
+
+    def restore_indexes(self):
+        if self.bulk:
+            store.create_indexes(self.conn)
+            self.bulk = False
 
     def finish(self, force: bool = False) -> tuple[int, int]:
         """Rebuild the cross-repo tables if anything changed this run."""
+        self.restore_indexes()
         if not (self.changed or force):
             return 0, 0
         with self.db.atomic():

@@ -51,7 +51,6 @@ CREATE TABLE IF NOT EXISTS packages (
     source TEXT,
     PRIMARY KEY (repo_id, package)
 );
-CREATE INDEX IF NOT EXISTS packages_package ON packages(package);
 CREATE TABLE IF NOT EXISTS files (
     id INTEGER PRIMARY KEY,
     repo_id INTEGER NOT NULL REFERENCES repos(id) ON DELETE CASCADE,
@@ -64,7 +63,6 @@ CREATE TABLE IF NOT EXISTS files (
     errors INTEGER DEFAULT 0,
     UNIQUE (repo_id, path)
 );
-CREATE INDEX IF NOT EXISTS files_module ON files(module);
 CREATE TABLE IF NOT EXISTS defs (
     id INTEGER PRIMARY KEY,
     file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
@@ -78,9 +76,6 @@ CREATE TABLE IF NOT EXISTS defs (
     signature TEXT,
     doc TEXT
 );
-CREATE INDEX IF NOT EXISTS defs_qualname ON defs(qualname);
-CREATE INDEX IF NOT EXISTS defs_name ON defs(name COLLATE NOCASE);
-CREATE INDEX IF NOT EXISTS defs_file ON defs(file_id, name_line);
 CREATE TABLE IF NOT EXISTS refs (
     file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
     repo_id INTEGER NOT NULL,
@@ -89,9 +84,6 @@ CREATE TABLE IF NOT EXISTS refs (
     target TEXT,
     kind TEXT
 );
-CREATE INDEX IF NOT EXISTS refs_target ON refs(target);
-CREATE INDEX IF NOT EXISTS refs_file ON refs(file_id, line);
-CREATE INDEX IF NOT EXISTS refs_attr ON refs(name) WHERE target IS NULL;
 CREATE TABLE IF NOT EXISTS aliases (
     file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
     alias TEXT NOT NULL,
@@ -99,20 +91,15 @@ CREATE TABLE IF NOT EXISTS aliases (
     star INTEGER DEFAULT 0,
     line INTEGER
 );
-CREATE INDEX IF NOT EXISTS aliases_alias ON aliases(alias);
-CREATE INDEX IF NOT EXISTS aliases_target ON aliases(target);
 CREATE TABLE IF NOT EXISTS bases (
     file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
     class TEXT NOT NULL,
     base TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS bases_class ON bases(class);
 CREATE TABLE IF NOT EXISTS imports (
     file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
     package TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS imports_package ON imports(package, file_id);
-CREATE INDEX IF NOT EXISTS imports_file ON imports(file_id);
 CREATE TABLE IF NOT EXISTS skipped (
     repo_id INTEGER NOT NULL REFERENCES repos(id) ON DELETE CASCADE,
     path TEXT NOT NULL,
@@ -122,7 +109,6 @@ CREATE TABLE IF NOT EXISTS resolved (
     target TEXT PRIMARY KEY,
     canonical TEXT
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS resolved_canonical ON resolved(canonical);
 CREATE TABLE IF NOT EXISTS usage (
     qualname TEXT PRIMARY KEY,
     refs INTEGER NOT NULL,
@@ -131,13 +117,37 @@ CREATE TABLE IF NOT EXISTS usage (
 CREATE VIRTUAL TABLE IF NOT EXISTS defs_fts USING fts5(
     name, content='defs', content_rowid='id', tokenize='trigram'
 );
+"""
+
+# Secondary indexes and FTS triggers: dropped during a first full load and built once at the end,
+# which is several times faster than maintaining them row by row.
+INDEXES = """
+CREATE INDEX IF NOT EXISTS packages_package ON packages(package);
+CREATE INDEX IF NOT EXISTS files_module ON files(module);
+CREATE INDEX IF NOT EXISTS defs_qualname ON defs(qualname);
+CREATE INDEX IF NOT EXISTS defs_name ON defs(name COLLATE NOCASE);
+CREATE INDEX IF NOT EXISTS defs_file ON defs(file_id, name_line);
+CREATE INDEX IF NOT EXISTS refs_target ON refs(target);
+CREATE INDEX IF NOT EXISTS refs_file ON refs(file_id, line);
+CREATE INDEX IF NOT EXISTS refs_name ON refs(name);
+CREATE INDEX IF NOT EXISTS aliases_alias ON aliases(alias);
+CREATE INDEX IF NOT EXISTS aliases_target ON aliases(target);
+CREATE INDEX IF NOT EXISTS aliases_file ON aliases(file_id);
+CREATE INDEX IF NOT EXISTS bases_file ON bases(file_id);
+CREATE INDEX IF NOT EXISTS bases_class ON bases(class);
+CREATE INDEX IF NOT EXISTS imports_package ON imports(package, file_id);
+CREATE INDEX IF NOT EXISTS imports_file ON imports(file_id);
+CREATE INDEX IF NOT EXISTS resolved_canonical ON resolved(canonical);
+"""
+
+TRIGGERS = """
 CREATE TRIGGER IF NOT EXISTS defs_ai AFTER INSERT ON defs BEGIN
     INSERT INTO defs_fts(rowid, name) VALUES (new.id, new.name);
 END;
 CREATE TRIGGER IF NOT EXISTS defs_ad AFTER DELETE ON defs BEGIN
     INSERT INTO defs_fts(defs_fts, rowid, name) VALUES ('delete', old.id, old.name);
-END;
-"""
+END;"""
+
 
 
 def _check_version(conn: sqlite3.Connection, path: Path) -> int | None:
@@ -174,6 +184,7 @@ def open_writer(path: Path) -> Database:
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA cache_size=-65536")
     conn.executescript(SCHEMA)
+    create_indexes(conn)
     conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
     conn.commit()
     return Database(conn)
@@ -196,3 +207,27 @@ def open_reader(path: Path) -> sqlite3.Connection:
         raise IndexError_(f"{path} has an older schema ({version}); run `crossnav index` to rebuild it")
     conn.row_factory = sqlite3.Row
     return conn
+
+
+_BULK_INDEXES = ("defs_qualname", "defs_name", "defs_file", "refs_target", "refs_file", "refs_name",
+                 "aliases_alias", "aliases_target", "aliases_file", "bases_class", "bases_file",
+                 "imports_package", "imports_file", "files_module", "resolved_canonical")
+
+
+def drop_indexes_for_bulk_load(conn: sqlite3.Connection) -> None:
+    """Before loading an empty index (nothing to delete yet): drop what is faster to build once at
+    the end. `create_indexes` restores them, and every writer open re-creates any that are missing."""
+    for name in _BULK_INDEXES:
+        conn.execute(f"DROP INDEX IF EXISTS {name}")
+    conn.execute("DROP TRIGGER IF EXISTS defs_ai")
+    conn.execute("DROP TRIGGER IF EXISTS defs_ad")
+
+
+def create_indexes(conn: sqlite3.Connection) -> None:
+    """Idempotent: (re)build secondary indexes and the symbol-name FTS table if missing."""
+    had_trigger = conn.execute("SELECT 1 FROM sqlite_master WHERE type='trigger' AND name='defs_ai'").fetchone()
+    conn.executescript(INDEXES)
+    if not had_trigger:
+        conn.executescript(TRIGGERS)
+        conn.execute("INSERT INTO defs_fts(defs_fts) VALUES ('rebuild')")
+    conn.commit()

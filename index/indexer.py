@@ -205,7 +205,7 @@ class Indexer:
                     res.warnings.append(f"{path}: {facts.errors} syntax error(s); indexed what parsed")
             conn.executemany(
                 "INSERT INTO defs(file_id, repo_id, qualname, name, kind, container, line, col, end_line, end_col,"
-                " name_line, name_col, name_end_col, signature, doc) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", defs_rows)
+                " name_line, name_col, name_end_col, signature, doc, type) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", defs_rows)
             conn.executemany("INSERT INTO refs(file_id, repo_id, line, col, end_col, name, target, kind) VALUES (?,?,?,?,?,?,?,?)", refs_rows)
             conn.executemany("INSERT INTO aliases(file_id, alias, target, star, line) VALUES (?,?,?,?,?)", alias_rows)
             conn.executemany("INSERT INTO bases(file_id, class, base) VALUES (?,?,?)", base_rows)

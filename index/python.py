@@ -25,7 +25,7 @@ LOCAL = None  # binding marker: a function-local name, never stored as a referen
 
 @dataclass
 class FileFacts:
-    defs: list = field(default_factory=list)      # (qualname, name, kind, container, line, col, end_line, end_col, name_line, name_col, name_end_col, signature, doc)
+    defs: list = field(default_factory=list)      # (qualname, name, kind, container, line, col, end_line, end_col, name_line, name_col, name_end_col, signature, doc, type)
     refs: list = field(default_factory=list)      # (line, col, end_col, name, target|None, kind)
     aliases: list = field(default_factory=list)   # (alias, target, star, line)
     bases: list = field(default_factory=list)     # (class qualname, base target)
@@ -34,7 +34,7 @@ class FileFacts:
 
 
 class _Scope:
-    __slots__ = ("kind", "qual", "parent", "bindings", "globals", "stars", "self_name", "is_method")
+    __slots__ = ("kind", "qual", "parent", "bindings", "globals", "stars", "self_name", "is_method", "types")
 
     def __init__(self, kind, qual, parent):
         self.kind, self.qual, self.parent = kind, qual, parent
@@ -43,10 +43,12 @@ class _Scope:
         self.stars: list = []
         self.self_name = None
         self.is_method = False
+        self.types: dict = {}    # function locals: name -> (scope, node, mode) evaluated lazily
 
 
 class _Inst(str):
-    """Binding of `self`/`cls`: attribute chains on it resolve to members of the class."""
+    """A local whose value is known (`self` -> the class, `conn = pool.get()` -> `pool.get()`):
+    attribute chains on it resolve through that value; the local itself is never stored."""
 
 
 def module_name_for(relpath: str) -> tuple[str, bool]:
@@ -69,6 +71,9 @@ class _Extractor:
         self.uses: list = []   # (scope, kind, payload)
         self.seen_attr_defs: set = set()
         self.overloads: list = []           # indexes into facts.defs of @overload stubs
+        self.typed: list = []               # (def index, scope, node, mode) to give a value type
+        self.attr_def_index: dict = {}
+        self._evaluating: set = set()
         self.import_aliases: dict = {}      # module-level name -> index into facts.aliases
 
     # ---- positions -------------------------------------------------------------------
@@ -87,12 +92,15 @@ class _Extractor:
         return node.text.decode("utf-8", "replace"), r, self.col(r, c), self.col(r, node.end_point[1]) if node.end_point[0] == r else self.col(r, c) + len(node.text)
 
     # ---- definitions -------------------------------------------------------------------
-    def add_def(self, qual, name_node, kind, container, node, signature=None, doc=None):
+    def add_def(self, qual, name_node, kind, container, node, signature=None, doc=None, typed=None):
+        """Record a definition; `typed` = (scope, node, mode) whose value type is worked out at the end."""
         name, r, c, ec = self.ident(name_node)
         sr, sc = node.start_point
         er, ecol = node.end_point
+        if typed is not None:
+            self.typed.append((len(self.facts.defs),) + typed)
         self.facts.defs.append((qual, name, kind, container, sr, self.col(sr, sc), er, self.col(er, ecol),
-                                r, c, ec, signature, doc))
+                                r, c, ec, signature, doc, None))
 
     def docstring(self, body):
         if body is None:
@@ -118,8 +126,13 @@ class _Extractor:
         self.mod_scope = mod
         name = self.module.rpartition(".")[2] or self.module
         self.facts.defs.append((self.module, name, "module", self.package or None, 0, 0, root.end_point[0], 0,
-                                0, 0, 0, None, self.docstring(root)))
+                                0, 0, 0, None, self.docstring(root), None))
         self.block(root, mod)
+        defs = self.facts.defs
+        for i, scope, node, mode in self.typed:
+            t = self.value_of(scope, node, mode)
+            if t:
+                defs[i] = defs[i][:13] + (t,)
         self.resolve_uses()
         self.facts.aliases = [a for a in self.facts.aliases if a is not None]
         if self.overloads:
@@ -276,10 +289,11 @@ class _Extractor:
             if kind == "method" and any(d in ("@property", "@cached_property", "@functools.cached_property") or d.endswith(".setter") for d in decorators):
                 kind = "property"
         start = len(self.facts.defs)
-        self.add_def(qual, name_node, kind, scope.qual, node, self.header(node, body), self.docstring(body))
+        rt = node.child_by_field_name("return_type")
+        self.add_def(qual, name_node, kind, scope.qual, node, self.header(node, body), self.docstring(body),
+                     (scope, rt, "ann") if rt is not None else None)
         if not (kind == "property" and qual in {d[0] for d in self.facts.defs[-2:-1]}):
             self.bind(scope, name, qual if scope.kind != "function" else LOCAL)
-        rt = node.child_by_field_name("return_type")
         if rt is not None:
             self.visit(rt, scope)
         inner = _Scope("function", qual, scope)
@@ -319,8 +333,12 @@ class _Extractor:
             return None
         pname = name_node.text.decode("utf-8", "replace")
         inner.bindings[pname] = LOCAL
+        ann = p.child_by_field_name("type") if t in ("typed_parameter", "typed_default_parameter") else None
+        if ann is not None:
+            inner.types[pname] = (outer, ann, "ann")
         if pname not in ("self", "cls") and not fqual.endswith(">"):
-            self.add_def(f"{fqual}.{pname}", name_node, "parameter", fqual, p)
+            self.add_def(f"{fqual}.{pname}", name_node, "parameter", fqual, p,
+                         typed=(outer, ann, "ann") if ann is not None else None)
         return pname
 
     def v_lambda(self, node, scope):
@@ -359,9 +377,17 @@ class _Extractor:
         if right is not None:
             self.visit(right, scope)
         if left is not None:
-            self.target(left, scope, node, augmented=node.type == "augmented_assignment")
+            if node.type == "augmented_assignment":
+                typed = None
+            elif tp is not None:
+                typed = (scope, tp, "ann")
+            elif right is not None and left.type in ("identifier", "attribute"):
+                typed = (scope, right, "value")
+            else:
+                typed = None
+            self.target(left, scope, node, augmented=node.type == "augmented_assignment", typed=typed)
 
-    def target(self, left, scope, stmt, augmented=False):
+    def target(self, left, scope, stmt, augmented=False, typed=None):
         t = left.type
         if t == "identifier":
             name = left.text.decode("utf-8", "replace")
@@ -369,6 +395,8 @@ class _Extractor:
                 self.uses.append((scope, "name", left))
             if scope.kind == "function" and name not in scope.globals:
                 scope.bindings.setdefault(name, LOCAL)
+                if typed is not None:
+                    scope.types[name] = typed
                 return
             target_scope = self.mod_scope if name in scope.globals else scope
             qual = f"{target_scope.qual}.{name}"
@@ -386,7 +414,7 @@ class _Extractor:
                     self.seen_attr_defs.add(qual)
                     kind = "attribute" if target_scope.kind == "class" else ("constant" if name.isupper() else "variable")
                     sig = self.src[stmt.start_byte:stmt.end_byte].decode("utf-8", "replace").split("\n")[0][:200]
-                    self.add_def(qual, left, kind, target_scope.qual, stmt, sig)
+                    self.add_def(qual, left, kind, target_scope.qual, stmt, sig, typed=typed)
                 self.bind(target_scope, name, qual)
             else:
                 self.uses.append((scope, "name", left))
@@ -403,7 +431,12 @@ class _Extractor:
                     if qual not in self.seen_attr_defs:
                         self.seen_attr_defs.add(qual)
                         sig = self.src[stmt.start_byte:stmt.end_byte].decode("utf-8", "replace").split("\n")[0][:200]
-                        self.add_def(qual, attr, "attribute", str(b), stmt, sig)
+                        self.attr_def_index[qual] = len(self.facts.defs)
+                        self.add_def(qual, attr, "attribute", str(b), stmt, sig, typed=typed)
+                    elif typed is not None and qual in self.attr_def_index and not any(
+                            x[0] == self.attr_def_index[qual] for x in self.typed):
+                        # `self.x = None` in __init__, `self.x = Pool()` later: the later one types it
+                        self.typed.append((self.attr_def_index[qual],) + typed)
             self.visit(left, scope)
         else:
             self.visit(left, scope)
@@ -522,6 +555,16 @@ class _Extractor:
                 b = s.bindings[name]
                 if isinstance(b, tuple):
                     return b[1]
+                if b is LOCAL and name in s.types:
+                    key = (id(s), name)
+                    if key in self._evaluating:
+                        return LOCAL
+                    self._evaluating.add(key)
+                    try:
+                        v = self.value_of(*s.types[name])
+                    finally:
+                        self._evaluating.discard(key)
+                    return _Inst(v) if v else LOCAL
                 return b
             if s.kind == "module":
                 break
@@ -572,6 +615,64 @@ class _Extractor:
                 t = self.expr_target(scope, expr)
                 if t:
                     self.facts.bases.append((cls, t))
+
+    def value_of(self, scope, node, mode):
+        """A target string for the value an annotation or expression denotes: `Foo()` is an
+        instance of class Foo (or what function Foo returns); `a.b` is whatever a.b is."""
+        if node is None:
+            return None
+        if mode == "ann":
+            t = self.ann_target(scope, node, 0)
+            return f"{t}()" if t else None
+        t = node.type
+        while t in ("await", "parenthesized_expression") and node.named_child_count:
+            node = node.named_children[0]
+            t = node.type
+        if t == "call":
+            fn = node.child_by_field_name("function")
+            if fn is not None and fn.type in ("identifier", "attribute"):
+                c = self.expr_target(scope, fn)
+                return f"{c}()" if c else None
+            return None
+        if t in ("identifier", "attribute"):
+            return self.expr_target(scope, node)
+        return None
+
+    def ann_target(self, scope, node, depth):
+        """The class an annotation names: `Foo`, `mod.Foo`, `Optional[Foo]`, `Foo | None`, `"Foo"`."""
+        if node is None or depth > 4:
+            return None
+        t = node.type
+        if t == "type" and node.named_child_count:
+            return self.ann_target(scope, node.named_children[0], depth + 1)
+        if t in ("identifier", "attribute"):
+            return self.expr_target(scope, node)
+        if t in ("subscript", "generic_type"):
+            base = node.child_by_field_name("value") if t == "subscript" else node.named_children[0]
+            base_name = base.text.decode("utf-8", "replace").rsplit(".", 1)[-1] if base is not None else ""
+            if base_name in ("Optional", "Annotated", "ClassVar", "Final", "Union", "Type", "type"):
+                args = [c for c in node.named_children[1:]]
+                if args and args[0].type == "type_parameter":
+                    args = args[0].named_children
+                for a in args:
+                    r = self.ann_target(scope, a, depth + 1)
+                    if r:
+                        return r
+            return None
+        if t == "binary_operator":
+            for side in ("left", "right"):
+                r = self.ann_target(scope, node.child_by_field_name(side), depth + 1)
+                if r:
+                    return r
+            return None
+        if t == "string":
+            text = node.text.decode("utf-8", "replace").strip("\"'")
+            parts = text.split(".")
+            if all(p.isidentifier() for p in parts):
+                base = self.lookup(scope, parts[0])
+                if base and base is not LOCAL:
+                    return ".".join([str(base)] + parts[1:])
+        return None
 
     def expr_target(self, scope, node):
         parts = []

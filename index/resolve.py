@@ -8,7 +8,10 @@ Rules, in order (docs/architecture.md, "Resolution"):
   4. else the parent is resolved and the last component looked up under it, through the
      parent's class bases and the parent module's `from m import *`;
   5. `callee(kw` (a keyword argument) resolves the callee, then its parameter `kw`
-     (for a class: `__init__`'s parameter, or a field of that name).
+     (for a class: `__init__`'s parameter, or a field of that name);
+  6. `x()` is the value of calling x: an instance of class x, or what function x is annotated
+     to return; a member of a variable/attribute/parameter/property is looked up in the class of
+     its recorded value type (`defs.type`).
 The same code serves the indexer (in-memory tables) and the server (SQLite look-ups).
 """
 from __future__ import annotations
@@ -27,6 +30,7 @@ class Resolver:
     def aliases(self, qual: str) -> list[str]: ...
     def stars(self, module: str) -> list[str]: ...
     def bases(self, cls: str) -> list[str]: ...
+    def type_of(self, qual: str) -> str | None: ...
 
     def __init__(self):
         self._memo: dict[str, str | None] = {}
@@ -46,9 +50,33 @@ class Resolver:
         self._memo[q] = result
         return result
 
+    def _value_class(self, q, depth, seen):
+        """The class whose members a resolved name's value has, or None."""
+        k = self.kind(q)
+        if k == "class":
+            return q
+        if k in ("variable", "constant", "attribute", "parameter", "property"):
+            t = self.type_of(q)
+            if t:
+                r = self._resolve(t, depth + 1, seen)
+                if r is not None and self.kind(r) == "class":
+                    return r
+        return None
+
     def _resolve_uncached(self, q, depth, seen):
+        if q.endswith("()"):
+            c = self._resolve(q[:-2], depth + 1, seen)
+            if c is None:
+                return None
+            k = self.kind(c)
+            if k == "class":
+                return c
+            if k in ("function", "method", "property"):
+                t = self.type_of(c)
+                return self._resolve(t, depth + 1, seen) if t else None
+            return None
         if "(" in q:
-            callee, _, kw = q.partition("(")
+            callee, _, kw = q.rpartition("(")
             c = self._resolve(callee, depth + 1, seen)
             if c is None:
                 return None
@@ -90,6 +118,13 @@ class Resolver:
                 r = self._resolve(f"{s}.{last}", depth + 1, seen)
                 if r is not None:
                     return r
+        else:
+            cls = self._value_class(p, depth, seen)
+            if cls is not None:
+                for b in self._mro(cls, depth, seen):
+                    cand = f"{b}.{last}"
+                    if self.kind(cand) is not None:
+                        return cand
         return None
 
     def _mro(self, cls, depth, seen):
@@ -113,9 +148,12 @@ class MemoryResolver(Resolver):
     def __init__(self, conn: sqlite3.Connection):
         super().__init__()
         self._kinds: dict[str, str] = {}
-        for q, k in conn.execute("SELECT qualname, kind FROM defs"):
+        self._types: dict[str, str] = {}
+        for q, k, t in conn.execute("SELECT qualname, kind, type FROM defs"):
             if self._kinds.get(q) not in STRONG:
                 self._kinds[q] = k
+            if t and q not in self._types:
+                self._types[q] = t
         self._aliases: dict[str, list[str]] = {}
         self._stars: dict[str, list[str]] = {}
         for a, t, star in conn.execute("SELECT alias, target, star FROM aliases"):
@@ -136,6 +174,9 @@ class MemoryResolver(Resolver):
     def bases(self, cls):
         return self._bases.get(cls, ())
 
+    def type_of(self, qual):
+        return self._types.get(qual)
+
 
 class SqlResolver(Resolver):
     """Look-ups straight from SQLite with small caches: the server's resolver (flat memory)."""
@@ -147,6 +188,7 @@ class SqlResolver(Resolver):
         self.aliases = lru_cache(maxsize=65536)(self._aliases)
         self.stars = lru_cache(maxsize=8192)(self._stars)
         self.bases = lru_cache(maxsize=8192)(self._bases)
+        self.type_of = lru_cache(maxsize=65536)(self._type_of)
 
     def _kind(self, qual):
         kinds = [r[0] for r in self.conn.execute("SELECT kind FROM defs WHERE qualname = ? LIMIT 8", (qual,))]
@@ -164,10 +206,14 @@ class SqlResolver(Resolver):
     def _bases(self, cls):
         return tuple(r[0] for r in self.conn.execute("SELECT base FROM bases WHERE class = ?", (cls,)))
 
+    def _type_of(self, qual):
+        row = self.conn.execute("SELECT type FROM defs WHERE qualname = ? AND type IS NOT NULL LIMIT 1", (qual,)).fetchone()
+        return row[0] if row else None
+
     def clear(self):
         """Forget cached answers (the index changed on disk)."""
         self._memo.clear()
-        for f in (self.kind, self.aliases, self.stars, self.bases):
+        for f in (self.kind, self.aliases, self.stars, self.bases, self.type_of):
             f.cache_clear()
 
 

@@ -74,7 +74,8 @@ CREATE TABLE IF NOT EXISTS defs (
     line INTEGER, col INTEGER, end_line INTEGER, end_col INTEGER,
     name_line INTEGER, name_col INTEGER, name_end_col INTEGER,
     signature TEXT,
-    doc TEXT
+    doc TEXT,
+    type TEXT
 );
 CREATE TABLE IF NOT EXISTS refs (
     file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,

@@ -63,6 +63,7 @@ class Found:
     name: str
     kind: str | None         # def kind when known
     approximate: bool = False
+    via: str = "index"       # index | jedi | name-search
 
 
 class CrossnavServer(LanguageServer):
@@ -177,12 +178,12 @@ class CrossnavServer(LanguageServer):
                 qual, kind, loc = self.def_at(path, line, col)
                 if loc is None:
                     loc = Loc("", os.path.dirname(path), os.path.basename(path), line, col, line, col + len(name or ""))
-                return Found(qual, name or "", kind), [loc]
+                return Found(qual, name or "", kind, via="jedi"), [loc]
         if name and hit and index:
             locs = self.approximate(ctx, name)
             if locs:
                 log.info("approximate definition for %r: name match", name)
-                return Found(None, name, None, approximate=True), locs
+                return Found(None, name, None, approximate=True, via="name-search"), locs
         return (Found(None, name, None) if name else None), []
 
     def def_locations(self, qualname: str) -> list[Loc]:
@@ -332,7 +333,8 @@ def definition(ls: CrossnavServer, params: types.DefinitionParams):
     t0 = time.perf_counter()
     found, locs = ls.resolve(doc, ctx, params.position)
     locs = ls.filter_cross(ctx, locs)
-    log.debug("definition %s -> %s (%.1f ms)", found, locs[:1], (time.perf_counter() - t0) * 1000)
+    log.debug("definition %s:%d:%d via %s -> %s (%.1f ms)", ctx.relpath, params.position.line, params.position.character,
+              found.via if found else "-", locs[:1], (time.perf_counter() - t0) * 1000)
     return [ls.to_lsp(loc) for loc in locs] or None
 
 

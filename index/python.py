@@ -176,6 +176,17 @@ class _Extractor:
             return  # try/except ImportError fallbacks: keep the import as the meaning
         scope.bindings[name] = target
 
+    def shadow_import(self, scope, name, stmt) -> None:
+        """A module-level definition of an imported name replaces the import (`__version__ =
+        __version__`), unless it is an `except ImportError:` fallback, where the import stays the
+        meaning (and the resolver prefers the alias over the fallback definition)."""
+        if scope.kind != "module" or not isinstance(scope.bindings.get(name), tuple) or _in_except(stmt):
+            return
+        del scope.bindings[name]
+        i = self.import_aliases.pop(name, None)
+        if i is not None:
+            self.facts.aliases[i] = None
+
     def dotted_refs(self, dotted, prefix=""):
         """Refs for each component of a dotted module name; returns the full dotted text."""
         full = prefix
@@ -261,6 +272,7 @@ class _Extractor:
         name = name_node.text.decode("utf-8", "replace")
         qual = f"{scope.qual}.{name}"
         self.add_def(qual, name_node, "class", scope.qual, node, self.header(node, body), self.docstring(body))
+        self.shadow_import(scope, name, node)
         self.bind(scope, name, qual)
         supers = node.child_by_field_name("superclasses")
         if supers is not None:
@@ -292,8 +304,8 @@ class _Extractor:
         rt = node.child_by_field_name("return_type")
         self.add_def(qual, name_node, kind, scope.qual, node, self.header(node, body), self.docstring(body),
                      (scope, rt, "ann") if rt is not None else None)
-        if not (kind == "property" and qual in {d[0] for d in self.facts.defs[-2:-1]}):
-            self.bind(scope, name, qual if scope.kind != "function" else LOCAL)
+        self.shadow_import(scope, name, node)
+        self.bind(scope, name, qual if scope.kind != "function" else LOCAL)
         if rt is not None:
             self.visit(rt, scope)
         inner = _Scope("function", qual, scope)
@@ -400,15 +412,8 @@ class _Extractor:
                 return
             target_scope = self.mod_scope if name in scope.globals else scope
             qual = f"{target_scope.qual}.{name}"
-            prev = target_scope.bindings.get(name)
-            if (not augmented and target_scope.kind == "module" and isinstance(prev, tuple)
-                    and not _in_except(stmt)):
-                # `__version__ = __version__` after `from ._version import __version__`: the
-                # assignment is the module's own definition now; `except ImportError: x = None` is not
-                del target_scope.bindings[name]
-                i = self.import_aliases.pop(name, None)
-                if i is not None:
-                    self.facts.aliases[i] = None
+            if not augmented:
+                self.shadow_import(target_scope, name, stmt)
             if name not in target_scope.bindings or not isinstance(target_scope.bindings.get(name), str) or augmented:
                 if not augmented and qual not in self.seen_attr_defs:
                     self.seen_attr_defs.add(qual)

@@ -2,8 +2,10 @@
 qualified name of the definition it denotes, across every indexed repo.
 
 Rules, in order (docs/architecture.md, "Resolution"):
-  1. a class/function/method/module definition with that exact name wins;
-  2. else an alias (`from .x import y` in a package makes `pkg.y` an alias) is followed;
+  1. an alias (`from .x import y` in a package makes `pkg.y` an alias) is followed; the extractor
+     drops aliases that a later definition replaces, so an alias that coexists with a definition
+     is an import whose `except ImportError:` fallback that definition is;
+  2. else a class/function/method/module definition with that exact name;
   3. else a variable/attribute/parameter definition with that name;
   4. else the parent is resolved and the last component looked up under it, through the
      parent's class bases and the parent module's `from m import *`;
@@ -75,7 +77,7 @@ class Resolver:
                 t = self.type_of(c)
                 return self._resolve(t, depth + 1, seen) if t else None
             return None
-        if "(" in q:
+        if "(" in q and ")" not in q.rpartition("(")[2]:
             callee, _, kw = q.rpartition("(")
             c = self._resolve(callee, depth + 1, seen)
             if c is None:
@@ -88,14 +90,11 @@ class Resolver:
                 return None
             cand = f"{c}.{kw}"
             return cand if self.kind(cand) == "parameter" else None
-        k = self.kind(q)
-        if k in STRONG:
-            return q
         for t in self.aliases(q):
             r = self._resolve(t, depth + 1, seen)
             if r is not None:
                 return r
-        if k is not None:
+        if self.kind(q) is not None:
             return q
         parent, dot, last = q.rpartition(".")
         if not dot:

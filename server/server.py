@@ -41,7 +41,7 @@ SYMBOL_KINDS = {
 class Settings:
     db: str | None = None
     cross_only: bool = False
-    max_references: int = 5000
+    max_references: int = 1000
     max_symbols: int = 100
     jedi_budget: float = 2.0
 
@@ -230,6 +230,25 @@ class CrossnavServer(LanguageServer):
                               range=types.Range(start=types.Position(line=loc.line, character=start),
                                                 end=types.Position(line=loc.end_line, character=end)))
 
+    def to_lsp_many(self, locs: list[Loc]) -> list[dict]:
+        """Many locations as plain LSP JSON (references can be thousands: skip attrs objects and
+        stat each file once)."""
+        enc = self.workspace.position_encoding if self._workspace_ready() else types.PositionEncodingKind.Utf16
+        out = []
+        files: dict[str, tuple] = {}
+        for loc in locs:
+            path = loc.abspath
+            entry = files.get(path)
+            if entry is None:
+                entry = files[path] = (from_fs_path(path), _lines_of(path))
+            uri, lines = entry
+            text = lines[loc.line] if 0 <= loc.line < len(lines) else ""
+            start = _units(text, loc.col, enc)
+            end = _units(text, loc.end_col, enc) if loc.end_line == loc.line else loc.end_col
+            out.append({"uri": uri, "range": {"start": {"line": loc.line, "character": start},
+                                              "end": {"line": loc.end_line, "character": end}}})
+        return out
+
     def _workspace_ready(self) -> bool:
         try:
             self.workspace
@@ -262,12 +281,16 @@ def _file_lines(path: str, mtime: float) -> tuple[str, ...]:
         return ()
 
 
-def _line_text(path: str, line: int) -> str:
+def _lines_of(path: str) -> tuple[str, ...]:
     try:
         mtime = os.stat(path).st_mtime
     except OSError:
-        return ""
-    lines = _file_lines(path, mtime)
+        return ()
+    return _file_lines(path, mtime)
+
+
+def _line_text(path: str, line: int) -> str:
+    lines = _lines_of(path)
     return lines[line] if 0 <= line < len(lines) else ""
 
 
@@ -358,12 +381,11 @@ def references(ls: CrossnavServer, params: types.ReferenceParams):
             type=types.MessageType.Warning,
             message=f"crossnav: more than {limit} references to {found.qualname}; showing the first {limit} "
                     "(raise initializationOptions.maxReferences for more)"))
-    result = [ls.to_lsp(loc) for loc in locs]
+    result = ls.to_lsp_many(locs)
     token = params.partial_result_token
-    if token is not None and len(result) > 1000:
-        conv = ls.protocol._converter
-        for i in range(0, len(result), 1000):
-            ls.progress(types.ProgressParams(token=token, value=conv.unstructure(result[i:i + 1000])))
+    if token is not None and len(result) > 500:
+        for i in range(0, len(result), 500):  # first page reaches the client before the rest is sent
+            ls.progress(types.ProgressParams(token=token, value=result[i:i + 500]))
         return []
     return result
 

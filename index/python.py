@@ -64,6 +64,7 @@ class _Extractor:
     def __init__(self, src: bytes, module: str, is_package: bool):
         self.src = src
         self.lines = src.split(b"\n")
+        self.all_ascii = src.isascii()
         self._ascii = {}
         self.module = module
         self.package = module if is_package else module.rpartition(".")[0]
@@ -78,6 +79,8 @@ class _Extractor:
 
     # ---- positions -------------------------------------------------------------------
     def col(self, row: int, bcol: int) -> int:
+        if self.all_ascii:
+            return bcol
         ok = self._ascii.get(row)
         if ok is None:
             line = self.lines[row] if row < len(self.lines) else b""
@@ -88,8 +91,13 @@ class _Extractor:
 
     def ident(self, node):
         """(name, line, col, end_col) of an identifier node."""
+        text = node.text
         r, c = node.start_point
-        return node.text.decode("utf-8", "replace"), r, self.col(r, c), self.col(r, node.end_point[1]) if node.end_point[0] == r else self.col(r, c) + len(node.text)
+        if self.all_ascii:
+            return text.decode("ascii"), r, c, c + len(text)
+        name = text.decode("utf-8", "replace")
+        col = self.col(r, c)
+        return name, r, col, col + len(name)
 
     # ---- definitions -------------------------------------------------------------------
     def add_def(self, qual, name_node, kind, container, node, signature=None, doc=None, typed=None):

@@ -220,7 +220,7 @@ class _Extractor:
                 self.facts.imports.add(full.split(".")[0])
                 alias = child.child_by_field_name("alias")
                 name, r, c, ec = self.ident(alias)
-                self.facts.refs.append((r, c, ec, name, full, "import"))
+                self.facts.refs.append((r, c, ec, name, full, "alias"))
                 self.bind(scope, name, ("import", full))
                 if scope.kind == "module":
                     self.import_aliases[name] = len(self.facts.aliases)
@@ -265,7 +265,7 @@ class _Extractor:
                 local = name
                 if child.type == "aliased_import":
                     local, r, c, ec = self.ident(child.child_by_field_name("alias"))
-                    self.facts.refs.append((r, c, ec, local, target, "import"))
+                    self.facts.refs.append((r, c, ec, local, target, "alias"))
                 self.bind(scope, local, ("import", target))
                 if scope.kind == "module":
                     self.import_aliases[local] = len(self.facts.aliases)

@@ -228,7 +228,7 @@ def rebuild_derived(conn: sqlite3.Connection) -> tuple[int, int]:
     conn.execute("""INSERT INTO usage(qualname, refs, repos)
                     SELECT s.canonical, count(*), count(DISTINCT r.repo_id)
                     FROM refs r JOIN resolved s ON s.target = r.target
-                    WHERE s.canonical IS NOT NULL AND r.kind != 'import'
+                    WHERE s.canonical IS NOT NULL AND r.kind NOT IN ('import', 'alias')
                     GROUP BY s.canonical""")
     resolved = sum(1 for _, c in rows if c)
     return len(rows), resolved

@@ -166,7 +166,7 @@ class Index:
         # other repos first: when a symbol has more uses than the limit, the cross-repo ones survive
         sql = f"""SELECT x.line, x.col, x.end_col, f.path, r.name AS repo, r.root
                  FROM refs x JOIN files f ON f.id = x.file_id JOIN repos r ON r.id = x.repo_id
-                 WHERE x.target IN ({{}})
+                 WHERE x.target IN ({{}}) AND x.kind != 'alias'
                  ORDER BY x.repo_id IN ({','.join(map(str, home)) or 'NULL'}), r.name, f.path, x.line, x.col LIMIT ?"""
         for i in range(0, len(targets), 500):
             chunk = targets[i:i + 500]

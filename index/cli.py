@@ -183,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     ps.add_argument("--stdio", action="store_true", help="use stdio (the default; accepted for editor compatibility)")
     ps.add_argument("--log-file", help="write the server log here (default: stderr)")
     ps.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
+    ps.add_argument("--version", action="version", version=f"crossnav {crossnav_version()}")
     ps.set_defaults(func=cmd_serve)
 
     pst = sub.add_parser("status", help="show the repos in the index")

@@ -57,9 +57,25 @@ class Index:
         open_reader(self.path).close()  # fail early with a message the user can act on
 
     # ---- connection and freshness -------------------------------------------------------
+    def _file_id(self):
+        try:
+            st = os.stat(self.path)
+            return st.st_dev, st.st_ino
+        except OSError:
+            return None
+
     def _conn(self) -> sqlite3.Connection:
         c = getattr(self._local, "conn", None)
+        ident = self._file_id()
+        if c is not None and ident != self._local.ident and ident is not None:
+            # the file was replaced (a synced index moved into place): reopen on the new file
+            c.close()
+            c = None
+            with self._lock:
+                self._repos.cache_clear()
+                self.file_row.cache_clear()
         if c is None:
+            self._local.ident = ident
             c = self._local.conn = open_reader(self.path)
             self._local.resolver = SqlResolver(c)
             self._local.version = None
@@ -226,6 +242,11 @@ class Index:
             fts = '"' + q.replace('"', '""') + '"'
             take(base.format(rank="3", where="d.id IN (SELECT rowid FROM defs_fts WHERE defs_fts MATCH ? LIMIT 2000)")
                  + " ORDER BY uses DESC, length(d.name) LIMIT ?", (fts, limit))
+        if len(rows) < limit and 2 <= len(q) <= 32 and q.replace("_", "").isalnum():
+            # fuzzy: the letters in order, first letter anchored ("PMgr" -> PoolManager)
+            pattern = q[0] + "".join("%" + ch for ch in q[1:]) + "%"
+            take(base.format(rank="4", where="d.name LIKE ? ESCAPE '\\'")
+                 + " ORDER BY length(d.name), uses DESC LIMIT ?", (pattern.replace("_", "\\_"), limit))
         return rows[:limit]
 
     def file_imports(self, file_id: int) -> set[str]:

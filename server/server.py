@@ -508,6 +508,13 @@ def run(args) -> int:
     logging.basicConfig(level=level, handlers=[handler], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.db:
         server.settings.db = args.db
+    db = server.db_path()
+    if db.exists():
+        try:
+            Index(db)
+        except IndexError_ as e:  # unusable file: say so once, rather than answer nothing forever
+            print(f"crossnav serve: error: {e}", file=sys.stderr)
+            return 2
     from crossnav.index.cli import crossnav_version
     server.version = crossnav_version()
     if args.tcp:

@@ -213,6 +213,9 @@ class Indexer:
             conn.execute("DELETE FROM packages WHERE repo_id = ?", (repo_id,))
             conn.executemany("INSERT OR IGNORE INTO packages(repo_id, package, import_root, source) VALUES (?,?,?,?)",
                              [(repo_id, p, r, s) for p, r, s in repo.packages])
+            if todo or stale_ids:
+                # cleared by finish(): a run interrupted before it leaves the flag for the next run
+                conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('derived_stale', '1')")
             totals = conn.execute("SELECT count(*), coalesce(sum(lines), 0) FROM files WHERE repo_id = ?", (repo_id,)).fetchone()
             conn.execute(
                 "UPDATE repos SET root=?, remote=?, web_url=?, head=?, branch=?, dist=?, indexed_at=?, ownership=?,"
@@ -233,10 +236,13 @@ class Indexer:
     def finish(self, force: bool = False) -> tuple[int, int]:
         """Rebuild the cross-repo tables if anything changed this run."""
         self.restore_indexes()
-        if not (self.changed or force):
+        stale = self.conn.execute("SELECT 1 FROM meta WHERE key = 'derived_stale'").fetchone()
+        if not (self.changed or force or stale):
             return 0, 0
         with self.db.atomic():
-            return resolve.rebuild_derived(self.conn)
+            counts = resolve.rebuild_derived(self.conn)
+            self.conn.execute("DELETE FROM meta WHERE key = 'derived_stale'")
+        return counts
 
 
 def _web(repo: Repo) -> str | None:

@@ -17,7 +17,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
 from pygls.uris import from_fs_path, to_fs_path
 
 from crossnav.index import ownership
@@ -64,6 +66,25 @@ class Found:
     kind: str | None         # def kind when known
     approximate: bool = False
     via: str = "index"       # index | jedi | name-search
+
+
+class CrossnavProtocol(LanguageServerProtocol):
+    """pygls drops a request whose params do not deserialize, leaving the client waiting forever;
+    answer it with InvalidParams instead."""
+
+    def structure_message(self, data):
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as e:
+            if isinstance(data, dict) and "id" in data and "method" in data:
+                err = JsonRpcInvalidParams(f"invalid params for {data.get('method')}")
+                self._send_response(data["id"], error=types.ResponseError(code=err.code, message=err.message))
+            return _Ignored()
+
+
+class _Ignored:
+    """Stands in for a message already answered; pygls skips it (wrong jsonrpc version)."""
+    jsonrpc = "ignored"
 
 
 class CrossnavServer(LanguageServer):
@@ -318,7 +339,7 @@ def _age(iso: str | None) -> str:
     return "just now"
 
 
-server = CrossnavServer("crossnav", "0.1.0")
+server = CrossnavServer("crossnav", "0.1.0", protocol_cls=CrossnavProtocol)
 
 
 @server.feature(types.INITIALIZE)

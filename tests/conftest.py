@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -7,19 +8,22 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from orgutil import Org, build_org, git, index  # noqa: E402
+from orgutil import ORG_DB, SESSION_DIR, Org, build_org, git, index  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def org(tmp_path_factory) -> Org:
-    """The fixture org as git repos under a tmp dir, indexed once by the real `crossnav index` CLI."""
-    root = tmp_path_factory.mktemp("org")
-    repos = build_org(root / "src")
-    db = root / "org.db"
-    result = index(db, *repos.values())
+def org() -> Org:
+    """The fixture org as git repos under SESSION_DIR, indexed once by the real `crossnav index` CLI
+    into ORG_DB (the path the LSP tests' server commands name)."""
+    repos = build_org(SESSION_DIR / "src")
+    result = index(ORG_DB, *repos.values())
     assert result.returncode == 0, f"crossnav index failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
     heads = {name: git(p, "rev-parse", "HEAD").strip() for name, p in repos.items()}
-    return Org(root=root, db=db, repos=repos, result=result, heads=heads)
+    yield Org(root=SESSION_DIR, db=ORG_DB, repos=repos, result=result, heads=heads)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(SESSION_DIR, ignore_errors=True)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,13 @@ REMOTES = {
 }
 MAX_FILE_KIB = 64          # the org is indexed with --max-file-size 64
 CLI = [sys.executable, "-m", "crossnav.index.cli"]
+
+# The session's org lives at a path known at import time, so that pytest-lsp server commands
+# (fixed when the test module is imported) can name the database: `serve --db ORG_DB`.
+SESSION_DIR = Path(tempfile.mkdtemp(prefix="crossnav-tests-"))
+ORG_DB = SESSION_DIR / "org.db"
+REAL_DB = SESSION_DIR / "real.db"          # the real-code repos (tests/realcode.py)
+SERVE = [*CLI, "serve"]
 
 GIT_ENV = {
     **os.environ,

@@ -10,8 +10,6 @@ import os
 import sqlite3
 from pathlib import Path
 
-from sqlite_utils import Database
-
 SCHEMA_VERSION = 1
 
 
@@ -168,8 +166,12 @@ def _check_version(conn: sqlite3.Connection, path: Path) -> int | None:
     return version
 
 
-def open_writer(path: Path) -> Database:
-    """Open (creating if needed) the index for writing, in WAL mode with the current schema."""
+def open_writer(path: Path):
+    """Open (creating if needed) the index for writing, in WAL mode with the current schema.
+
+    Returns a sqlite_utils Database (imported here: the server never writes and starts faster)."""
+    from sqlite_utils import Database
+
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -105,7 +105,7 @@ def cmd_index(args) -> int:
 
 
 def _summary(results, elapsed, db_path: Path, verbose: bool):
-    out = Console()
+    out = Console(soft_wrap=True)
     table = Table(title="crossnav index", show_lines=False)
     for col in ("repo", "files", "parsed", "unchanged", "removed", "definitions", "references", "skipped", "time"):
         table.add_column(col, justify="left" if col == "repo" else "right")

@@ -96,6 +96,8 @@ def cmd_index(args) -> int:
             indexer.restore_indexes()
     elapsed = time.perf_counter() - t0
     _summary(results, elapsed, db_path, args.verbose)
+    if args.verbose:
+        Console(soft_wrap=True).print("time by phase: " + ", ".join(f"{k} {v:.1f}s" for k, v in indexer.phases.items()))
     if interrupted:
         done = ", ".join(r.name for r in results) or "none"
         err.print(f"[yellow]interrupted[/]: repos finished before the interrupt are saved ({done}); "

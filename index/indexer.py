@@ -67,6 +67,7 @@ def parse_file(job):
         if data is None:
             return path, blob, size, 0, None, "not UTF-8 and no valid coding declaration"
     facts = extract(data, module, is_pkg)
+    facts.ascii = data.isascii()
     return path, blob, size, data.count(b"\n") + 1, facts, None
 
 
@@ -91,6 +92,7 @@ class Indexer:
         self.progress = progress  # callable(event, **info) for the CLI's progress bar
         self._pool = None
         self.changed = False
+        self.phases: Counter = Counter()   # seconds per phase, for `crossnav index -v`
         self.bulk = self.conn.execute("SELECT NOT EXISTS (SELECT 1 FROM files)").fetchone()[0] == 1
         if self.bulk:
             store.drop_indexes_for_bulk_load(self.conn)
@@ -150,6 +152,7 @@ class Indexer:
             t0 = time.perf_counter()
             res, plan = self.plan(repo)
             res.seconds = time.perf_counter() - t0
+            self.phases["list files"] += res.seconds
             plans.append((res, plan))
         jobs = [j for _, p in plans for j in p["todo"]]
         results = iter(self._map(jobs))
@@ -162,7 +165,10 @@ class Indexer:
                 parsed.append(next(results))
                 if self.progress:
                     self.progress("file", name=res.name)
+            t1 = time.perf_counter()
+            self.phases["wait for parsers"] += t1 - t0
             self._write(res, plan, parsed)
+            self.phases["write"] += time.perf_counter() - t1
             res.seconds += time.perf_counter() - t0
             yield res
 
@@ -191,8 +197,8 @@ class Indexer:
                     continue
                 module, _ = module_for(repo, path)
                 cur = conn.execute(
-                    "INSERT INTO files(repo_id, path, language, module, size, blob, lines, errors) VALUES (?,?,?,?,?,?,?,?)",
-                    (repo_id, path, LANGUAGES[os.path.splitext(path)[1]], module, size, blob, lines, facts.errors))
+                    "INSERT INTO files(repo_id, path, language, module, size, blob, lines, ascii, errors) VALUES (?,?,?,?,?,?,?,?,?)",
+                    (repo_id, path, LANGUAGES[os.path.splitext(path)[1]], module, size, blob, lines, facts.ascii, facts.errors))
                 fid = cur.lastrowid
                 res.parsed += 1
                 res.lines += lines
@@ -230,8 +236,10 @@ class Indexer:
 
     def restore_indexes(self):
         if self.bulk:
+            t0 = time.perf_counter()
             store.create_indexes(self.conn)
             self.bulk = False
+            self.phases["build indexes"] += time.perf_counter() - t0
 
     def finish(self, force: bool = False) -> tuple[int, int]:
         """Rebuild the cross-repo tables if anything changed this run."""
@@ -239,9 +247,11 @@ class Indexer:
         stale = self.conn.execute("SELECT 1 FROM meta WHERE key = 'derived_stale'").fetchone()
         if not (self.changed or force or stale):
             return 0, 0
+        t0 = time.perf_counter()
         with self.db.atomic():
             counts = resolve.rebuild_derived(self.conn)
             self.conn.execute("DELETE FROM meta WHERE key = 'derived_stale'")
+        self.phases["resolve across repos"] += time.perf_counter() - t0
         return counts
 
 

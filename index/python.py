@@ -31,6 +31,7 @@ class FileFacts:
     bases: list = field(default_factory=list)     # (class qualname, base target)
     imports: set = field(default_factory=set)     # top-level packages this file imports
     errors: int = 0                               # syntax error nodes tree-sitter recovered from
+    ascii: bool = False                           # the source is pure ASCII (set by the indexer)
 
 
 class _Scope:

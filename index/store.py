@@ -58,6 +58,7 @@ CREATE TABLE IF NOT EXISTS files (
     size INTEGER,
     blob TEXT,
     lines INTEGER,
+    ascii INTEGER DEFAULT 0,
     errors INTEGER DEFAULT 0,
     UNIQUE (repo_id, path)
 );

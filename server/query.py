@@ -42,6 +42,7 @@ class Loc:
     col: int
     end_line: int
     end_col: int
+    ascii: bool = False      # the file is pure ASCII: columns need no conversion, no file read
 
     @property
     def abspath(self) -> str:
@@ -126,6 +127,20 @@ class Index:
         rows = self.q("SELECT id, module, blob FROM files WHERE repo_id = ? AND path = ?", (repo_id, path))
         return rows[0] if rows else None
 
+    def def_at(self, file_id: int, line: int, col: int):
+        """The definition whose identifier covers (line, col) in an indexed file, as the extractor's tuple."""
+        rows = self.q("""SELECT qualname, name, kind, container, line, col, end_line, end_col, name_line, name_col,
+                                name_end_col, signature, doc, type FROM defs
+                         WHERE file_id = ? AND name_line = ? AND name_col <= ? AND name_end_col >= ? AND kind != 'module'""",
+                      (file_id, line, col, col))
+        return tuple(rows[0]) if rows else None
+
+    def refs_at(self, file_id: int, line: int, col: int) -> list[tuple]:
+        """Stored uses covering (line, col), as the extractor's tuples."""
+        return [tuple(r) for r in self.q(
+            "SELECT line, col, end_col, name, target, kind FROM refs WHERE file_id = ? AND line = ? AND col <= ? AND end_col >= ?",
+            (file_id, line, col, col))]
+
     def import_roots(self) -> list[str]:
         """Absolute import roots of every indexed repo (for jedi's sys.path)."""
         out = []
@@ -149,7 +164,7 @@ class Index:
         """Definitions of a qualified name, the repo that provides its top-level package first."""
         top = qualname.split(".")[0]
         return self.q(
-            """SELECT d.*, f.path, r.name AS repo, r.root, r.id AS rid,
+            """SELECT d.*, f.path, f.ascii, r.name AS repo, r.root, r.id AS rid,
                       EXISTS(SELECT 1 FROM packages p WHERE p.repo_id = r.id AND p.package = ?) AS provides
                FROM defs d JOIN files f ON f.id = d.file_id JOIN repos r ON r.id = d.repo_id
                WHERE d.qualname = ? ORDER BY provides DESC, d.kind IN ('class','function','method','module','property') DESC,
@@ -157,7 +172,7 @@ class Index:
 
     def defs_by_name(self, name: str, limit: int = 50) -> list[sqlite3.Row]:
         return self.q(
-            """SELECT d.*, f.path, f.id AS fid, r.name AS repo, r.root, r.id AS rid, coalesce(u.refs, 0) AS uses
+            """SELECT d.*, f.path, f.ascii, f.id AS fid, r.name AS repo, r.root, r.id AS rid, coalesce(u.refs, 0) AS uses
                FROM defs d JOIN files f ON f.id = d.file_id JOIN repos r ON r.id = d.repo_id
                LEFT JOIN usage u ON u.qualname = d.qualname
                WHERE d.name = ? AND d.kind != 'parameter' ORDER BY uses DESC LIMIT ?""", (name, limit))
@@ -180,7 +195,7 @@ class Index:
         out: list[Loc] = []
         seen = set()
         # other repos first: when a symbol has more uses than the limit, the cross-repo ones survive
-        sql = f"""SELECT x.line, x.col, x.end_col, f.path, r.name AS repo, r.root
+        sql = f"""SELECT x.line, x.col, x.end_col, f.path, f.ascii, r.name AS repo, r.root
                  FROM refs x JOIN files f ON f.id = x.file_id JOIN repos r ON r.id = x.repo_id
                  WHERE x.target IN ({{}}) AND x.kind != 'alias'
                  ORDER BY x.repo_id IN ({','.join(map(str, home)) or 'NULL'}), r.name, f.path, x.line, x.col LIMIT ?"""
@@ -192,7 +207,7 @@ class Index:
             name = qualname.rpartition(".")[2]
             top = qualname.split(".")[0]
             rows = self.q(
-                f"""SELECT x.line, x.col, x.end_col, f.path, r.name AS repo, r.root
+                f"""SELECT x.line, x.col, x.end_col, f.path, f.ascii, r.name AS repo, r.root
                    FROM refs x JOIN files f ON f.id = x.file_id JOIN repos r ON r.id = x.repo_id
                    LEFT JOIN resolved s ON s.target = x.target
                    WHERE x.name = ? AND x.kind = 'attr' AND s.canonical IS NULL
@@ -209,12 +224,13 @@ class Index:
         key = (row["root"], row["path"], row["line"], row["col"])
         if key not in seen:
             seen.add(key)
-            out.append(Loc(row["repo"], row["root"], row["path"], row["line"], row["col"], row["line"], row["end_col"]))
+            out.append(Loc(row["repo"], row["root"], row["path"], row["line"], row["col"], row["line"], row["end_col"],
+                           bool(row["ascii"])))
 
     def search(self, query: str, limit: int = 100) -> list[sqlite3.Row]:
         """workspace/symbol: exact name, then prefix, then substring (trigram); widely used first."""
         base = """SELECT d.qualname, d.name, d.kind, d.container, d.name_line, d.name_col, d.name_end_col,
-                         f.path, r.name AS repo, r.root, coalesce(u.refs, 0) AS uses, {rank} AS rank
+                         f.path, f.ascii, r.name AS repo, r.root, coalesce(u.refs, 0) AS uses, {rank} AS rank
                   FROM defs d JOIN files f ON f.id = d.file_id JOIN repos r ON r.id = d.repo_id
                   LEFT JOIN usage u ON u.qualname = d.qualname
                   WHERE {where} AND d.kind NOT IN ('parameter', 'module')"""

@@ -24,6 +24,7 @@ from pygls.uris import from_fs_path, to_fs_path
 
 from crossnav.index import ownership
 from crossnav.index.python import extract, module_name_for
+from crossnav.index.repos import blob_id
 from crossnav.index.store import IndexError_, default_db_path
 
 from .inference import Inference
@@ -50,13 +51,25 @@ class Settings:
 
 @dataclass
 class Context:
-    """What the server knows about one open document."""
+    """What the server knows about one open document.
+
+    When the text is exactly what was indexed (same blob id), the symbol under the cursor is
+    read from the index; otherwise the live text is extracted (once per version)."""
     path: str
     repo: object | None      # RepoRow
     relpath: str | None
     module: str
-    facts: object            # FileFacts of the live text
+    is_pkg: bool
+    source: str
     file_id: int | None
+    in_sync: bool            # the buffer matches the indexed blob
+    _facts: object = None
+
+    @property
+    def facts(self):
+        if self._facts is None:
+            self._facts = extract(self.source.encode("utf-8", "surrogatepass"), self.module, self.is_pkg)
+        return self._facts
 
 
 @dataclass
@@ -135,21 +148,21 @@ class CrossnavServer(LanguageServer):
             return doc, cached[1]
         index = self.open_index()
         found = index.repo_for_path(path) if index else None
-        repo, rel, file_id = None, None, None
+        repo, rel, file_id, in_sync = None, None, None, False
         if found:
             repo, rel = found
             row = index.file_row(repo.id, rel)
             if row is not None:
                 module, file_id = row["module"], row["id"]
                 is_pkg = rel.endswith("__init__.py") or rel.endswith("__init__.pyi")
+                in_sync = blob_id(source.encode("utf-8", "surrogatepass")) == row["blob"]
             else:
                 module, is_pkg = _module_guess(index, repo, rel)
         else:
             module, is_pkg = Path(path).stem, False
-        facts = extract(source.encode("utf-8", "surrogatepass"), module, is_pkg)
-        ctx = Context(path, repo, rel, module, facts, file_id)
+        ctx = Context(path, repo, rel, module, is_pkg, source, file_id, in_sync)
         self._ctx_cache[uri] = (key, ctx)
-        if len(self._ctx_cache) > 64:
+        if len(self._ctx_cache) > 16:
             self._ctx_cache.pop(next(iter(self._ctx_cache)))
         return doc, ctx
 
@@ -157,6 +170,13 @@ class CrossnavServer(LanguageServer):
         """('def', def tuple) or ('ref', ref tuple) under the cursor, or None."""
         sp = doc.position_from_client_units(pos)
         line, ch = sp.line, sp.character
+        if ctx.in_sync and self.index is not None:
+            d = self.index.def_at(ctx.file_id, line, ch)
+            if d is not None:
+                return "def", d
+            refs = self.index.refs_at(ctx.file_id, line, ch)
+            exact = [r for r in refs if r[1] <= ch < r[2]]
+            return ("ref", (exact or refs)[0]) if refs else None
         for d in ctx.facts.defs:
             if d[8] == line and d[9] <= ch <= d[10] and d[2] != "module":
                 return "def", d
@@ -208,7 +228,7 @@ class CrossnavServer(LanguageServer):
         return (Found(None, name, None) if name else None), []
 
     def def_locations(self, qualname: str) -> list[Loc]:
-        return [Loc(r["repo"], r["root"], r["path"], r["name_line"], r["name_col"], r["name_line"], r["name_end_col"])
+        return [Loc(r["repo"], r["root"], r["path"], r["name_line"], r["name_col"], r["name_line"], r["name_end_col"], bool(r["ascii"]))
                 for r in self.index.defs(qualname, limit=5)]
 
     def kind_of(self, qualname: str) -> str | None:
@@ -239,12 +259,12 @@ class CrossnavServer(LanguageServer):
             return (0 if ctx.repo and r["rid"] == ctx.repo.id else 1,
                     0 if r["qualname"].split(".")[0] in imported else 1, -r["uses"])
         rows = sorted(rows, key=rank)[:5]
-        return [Loc(r["repo"], r["root"], r["path"], r["name_line"], r["name_col"], r["name_line"], r["name_end_col"]) for r in rows]
+        return [Loc(r["repo"], r["root"], r["path"], r["name_line"], r["name_col"], r["name_line"], r["name_end_col"], bool(r["ascii"])) for r in rows]
 
     # ---- LSP conversion -----------------------------------------------------------------
     def to_lsp(self, loc: Loc) -> types.Location:
         enc = self.workspace.position_encoding if self._workspace_ready() else types.PositionEncodingKind.Utf16
-        text = _line_text(loc.abspath, loc.line)
+        text = "" if loc.ascii else _line_text(loc.abspath, loc.line)
         start = _units(text, loc.col, enc)
         end = _units(text, loc.end_col, enc) if loc.end_line == loc.line else loc.end_col
         return types.Location(uri=from_fs_path(loc.abspath),
@@ -261,10 +281,10 @@ class CrossnavServer(LanguageServer):
             path = loc.abspath
             entry = files.get(path)
             if entry is None:
-                entry = files[path] = (from_fs_path(path), _lines_of(path))
+                entry = files[path] = (from_fs_path(path), () if loc.ascii else _lines_of(path))
             uri, lines = entry
             text = lines[loc.line] if 0 <= loc.line < len(lines) else ""
-            start = _units(text, loc.col, enc)
+            start = loc.col if loc.ascii else _units(text, loc.col, enc)
             end = _units(text, loc.end_col, enc) if loc.end_line == loc.line else loc.end_col
             out.append({"uri": uri, "range": {"start": {"line": loc.line, "character": start},
                                               "end": {"line": loc.end_line, "character": end}}})
@@ -293,7 +313,7 @@ def _module_guess(index, repo, rel):
     return module_name_for(rel)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=32)   # only non-ASCII files are read (the index flags ASCII ones): keep memory flat
 def _file_lines(path: str, mtime: float) -> tuple[str, ...]:
     try:
         with open(path, "rb") as f:
@@ -479,7 +499,7 @@ def workspace_symbol(ls: CrossnavServer, params: types.WorkspaceSymbolParams):
         return []
     out = []
     for r in ls.index.search(params.query, ls.settings.max_symbols):
-        loc = Loc(r["repo"], r["root"], r["path"], r["name_line"], r["name_col"], r["name_line"], r["name_end_col"])
+        loc = Loc(r["repo"], r["root"], r["path"], r["name_line"], r["name_col"], r["name_line"], r["name_end_col"], bool(r["ascii"]))
         out.append(types.SymbolInformation(
             name=r["name"], kind=SYMBOL_KINDS.get(r["kind"], types.SymbolKind.Variable),
             location=ls.to_lsp(loc), container_name=f"{r['repo']} · {r['container'] or ''}".rstrip(" ·")))
@@ -627,7 +647,7 @@ def search(ls: CrossnavServer, *args):
         return []
     out = []
     for r in ls.index.search(query, int(limit) if isinstance(limit, int) else ls.settings.max_symbols):
-        loc = Loc(r["repo"], r["root"], r["path"], r["name_line"], r["name_col"], r["name_line"], r["name_end_col"])
+        loc = Loc(r["repo"], r["root"], r["path"], r["name_line"], r["name_col"], r["name_line"], r["name_end_col"], bool(r["ascii"]))
         lsp = ls.to_lsp_many([loc])[0]
         out.append({"name": r["name"], "qualname": r["qualname"], "kind": r["kind"], "repo": r["repo"],
                     "path": r["path"], "uses": r["uses"], **lsp})

@@ -183,6 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     ps.add_argument("--db", help="index file (default: $CROSSNAV_DB, initializationOptions.db, or the default path)")
     ps.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
     ps.add_argument("--stdio", action="store_true", help="use stdio (the default; accepted for editor compatibility)")
+    ps.add_argument("--wrap", metavar="CMD", help="run your usual language server CMD (e.g. 'jedi-language-server') "
+                    "behind crossnav and merge its answers with crossnav's: one server entry for editors that ask only one")
     ps.add_argument("--log-file", help="write the server log here (default: stderr)")
     ps.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
     ps.add_argument("--version", action="version", version=f"crossnav {crossnav_version()}")

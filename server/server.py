@@ -699,6 +699,11 @@ def run(args) -> int:
     level = logging.WARNING - 10 * min(args.verbose, 2)
     handler = logging.FileHandler(args.log_file) if args.log_file else logging.StreamHandler(sys.stderr)
     logging.basicConfig(level=level, handlers=[handler], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if getattr(args, "wrap", None):
+        from .wrap import run_wrapped
+        child = (["--db", args.db] if args.db else []) + (["--log-file", args.log_file] if args.log_file else []) \
+            + ["-v"] * args.verbose
+        return run_wrapped(args.wrap, child)
     if args.db:
         server.settings.db = args.db
     db = server.db_path()

@@ -10,7 +10,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class IndexError_(Exception):
@@ -183,7 +183,8 @@ def open_writer(path: Path):
     version = _check_version(conn, path)
     if version is not None and version < SCHEMA_VERSION:
         conn.close()
-        raise IndexError_(f"{path} has an older schema ({version}); delete it and index again")
+        raise IndexError_(f"{path} was written by an older crossnav (schema {version}); delete it and run "
+                          "`crossnav index` again to rebuild it")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA cache_size=-65536")
@@ -208,7 +209,8 @@ def open_reader(path: Path) -> sqlite3.Connection:
     if version is None:
         raise IndexError_(f"{path} is not a crossnav index; re-create it with `crossnav index`")
     if version < SCHEMA_VERSION:
-        raise IndexError_(f"{path} has an older schema ({version}); run `crossnav index` to rebuild it")
+        raise IndexError_(f"{path} was written by an older crossnav (schema {version}); delete it and run "
+                          "`crossnav index` again to rebuild it")
     conn.row_factory = sqlite3.Row
     return conn
 

@@ -194,15 +194,20 @@ class Index:
         home = [r["repo_id"] for r in self.q("SELECT DISTINCT repo_id FROM defs WHERE qualname = ?", (qualname,))]
         out: list[Loc] = []
         seen = set()
-        # other repos first: when a symbol has more uses than the limit, the cross-repo ones survive
-        sql = f"""SELECT x.line, x.col, x.end_col, f.path, f.ascii, r.name AS repo, r.root
-                 FROM refs x JOIN files f ON f.id = x.file_id JOIN repos r ON r.id = x.repo_id
-                 WHERE x.target IN ({{}}) AND x.kind != 'alias'
-                 ORDER BY x.repo_id IN ({','.join(map(str, home)) or 'NULL'}), r.name, f.path, x.line, x.col LIMIT ?"""
-        for i in range(0, len(targets), 500):
-            chunk = targets[i:i + 500]
-            for row in self.q(sql.format(",".join("?" * len(chunk))), (*chunk, limit + 1)):
-                self._add(out, seen, row)
+        # Other repos first, then the home repo, each stopping at the limit without sorting all
+        # matches (a module like numpy has 10^5 uses); the page is sorted afterwards.
+        home_sql = ",".join(map(str, home))
+        parts = (f"x.repo_id NOT IN ({home_sql})", f"x.repo_id IN ({home_sql})") if home else ("1",)
+        for where_repo in parts:
+            sql = f"""SELECT x.line, x.col, x.end_col, f.path, f.ascii, r.name AS repo, r.root
+                     FROM refs x JOIN files f ON f.id = x.file_id JOIN repos r ON r.id = x.repo_id
+                     WHERE x.target IN ({{}}) AND x.kind != 'alias' AND {where_repo} LIMIT ?"""
+            for i in range(0, len(targets), 500):
+                if len(out) > limit:
+                    break
+                chunk = targets[i:i + 500]
+                for row in self.q(sql.format(",".join("?" * len(chunk))), (*chunk, limit + 1 - len(out))):
+                    self._add(out, seen, row)
         if kind in MEMBER_KINDS:
             name = qualname.rpartition(".")[2]
             top = qualname.split(".")[0]
@@ -217,7 +222,10 @@ class Index:
             for row in rows:
                 self._add(out, seen, row)
         truncated = len(out) > limit
-        return out[:limit], truncated
+        out = out[:limit]
+        home_roots = {r.root for r in self.repos() if r.id in home}
+        out.sort(key=lambda loc: (loc.root in home_roots, loc.repo, loc.path, loc.line, loc.col))
+        return out, truncated
 
     @staticmethod
     def _add(out, seen, row):
@@ -227,42 +235,44 @@ class Index:
             out.append(Loc(row["repo"], row["root"], row["path"], row["line"], row["col"], row["line"], row["end_col"],
                            bool(row["ascii"])))
 
+    CANDIDATES = 1000  # per tier, before ranking: a name like `__init__` has 10^4 definitions
+
     def search(self, query: str, limit: int = 100) -> list[sqlite3.Row]:
-        """workspace/symbol: exact name, then prefix, then substring (trigram); widely used first."""
-        base = """SELECT d.qualname, d.name, d.kind, d.container, d.name_line, d.name_col, d.name_end_col,
-                         f.path, f.ascii, r.name AS repo, r.root, coalesce(u.refs, 0) AS uses, {rank} AS rank
-                  FROM defs d JOIN files f ON f.id = d.file_id JOIN repos r ON r.id = d.repo_id
-                  LEFT JOIN usage u ON u.qualname = d.qualname
-                  WHERE {where} AND d.kind NOT IN ('parameter', 'module')"""
+        """workspace/symbol: exact name, then prefix, then substring (trigram), then fuzzy (letters in
+        order); within a tier the most used first. Each tier picks at most CANDIDATES definitions by
+        index order before anything is joined or sorted, which keeps the worst case flat."""
+        rank_sql = """SELECT d.qualname, d.name, d.kind, d.container, d.name_line, d.name_col, d.name_end_col,
+                             f.path, f.ascii, r.name AS repo, r.root, coalesce(u.refs, 0) AS uses, {rank} AS rank
+                      FROM (SELECT id FROM defs WHERE {where} AND kind NOT IN ('parameter', 'module') LIMIT {cap}) c
+                      JOIN defs d ON d.id = c.id JOIN files f ON f.id = d.file_id JOIN repos r ON r.id = d.repo_id
+                      LEFT JOIN usage u ON u.qualname = d.qualname
+                      ORDER BY {order} LIMIT ?"""
         rows: list = []
         seen: set = set()
 
-        def take(sql, args):
-            for r in self.q(sql, args):
-                if r["qualname"] not in seen or len(rows) < limit:
-                    key = (r["qualname"], r["repo"])
-                    if key not in seen:
-                        seen.add(key)
-                        rows.append(r)
+        def tier(rank, where, order, args):
+            if len(rows) >= limit:
+                return
+            sql = rank_sql.format(rank=rank, where=where, order=order, cap=self.CANDIDATES)
+            for r in self.q(sql, (*args, limit)):
+                key = (r["qualname"], r["repo"])
+                if key not in seen:
+                    seen.add(key)
+                    rows.append(r)
 
         q = query.strip()
         if not q:
             return []
-        take(base.format(rank="CASE WHEN d.name = ? THEN 0 ELSE 1 END", where="d.name = ? COLLATE NOCASE")
-             + " ORDER BY rank, uses DESC LIMIT ?", (q, q, limit))
-        if len(rows) < limit:
-            esc = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            take(base.format(rank="2", where="d.name LIKE ? ESCAPE '\\'") + " ORDER BY uses DESC, length(d.name) LIMIT ?",
-                 (esc + "%", limit))
-        if len(rows) < limit and len(q) >= 3:
+        esc = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        tier("CASE WHEN d.name = ? THEN 0 ELSE 1 END", "name = ? COLLATE NOCASE", "rank, uses DESC", (q, q))
+        tier("2", "name LIKE ? ESCAPE '\\'", "uses DESC, length(d.name)", (esc + "%",))
+        if len(q) >= 3:
             fts = '"' + q.replace('"', '""') + '"'
-            take(base.format(rank="3", where="d.id IN (SELECT rowid FROM defs_fts WHERE defs_fts MATCH ? LIMIT 2000)")
-                 + " ORDER BY uses DESC, length(d.name) LIMIT ?", (fts, limit))
-        if len(rows) < limit and 2 <= len(q) <= 32 and q.replace("_", "").isalnum():
+            tier("3", "id IN (SELECT rowid FROM defs_fts WHERE defs_fts MATCH ?)", "uses DESC, length(d.name)", (fts,))
+        if len(rows) < 10 and 2 <= len(q) <= 16 and q.replace("_", "").isalnum():
             # fuzzy: the letters in order, first letter anchored ("PMgr" -> PoolManager)
-            pattern = q[0] + "".join("%" + ch for ch in q[1:]) + "%"
-            take(base.format(rank="4", where="d.name LIKE ? ESCAPE '\\'")
-                 + " ORDER BY length(d.name), uses DESC LIMIT ?", (pattern.replace("_", "\\_"), limit))
+            pattern = esc[0] + "".join("%" + ch for ch in q[1:].replace("_", "\\_")) + "%"
+            tier("4", "name LIKE ? ESCAPE '\\'", "length(d.name), uses DESC", (pattern,))
         return rows[:limit]
 
     def file_imports(self, file_id: int) -> set[str]:

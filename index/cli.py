@@ -76,7 +76,13 @@ def cmd_index(args) -> int:
         elif event == "file":
             progress.advance(task["id"])
 
-    indexer = Indexer(db, max_file_size=args.max_file_size * 1024, jobs=args.jobs, progress=on_progress)
+    # the size limit is remembered in the index, so a later plain `crossnav index` (or an editor's
+    # Reindex command) skips the same files
+    row = db.conn.execute("SELECT value FROM meta WHERE key = 'max_file_size_kib'").fetchone()
+    max_kib = args.max_file_size if args.max_file_size is not None else int(row[0]) if row else 2048
+    db.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('max_file_size_kib', ?)", (str(max_kib),))
+    db.conn.commit()
+    indexer = Indexer(db, max_file_size=max_kib * 1024, jobs=args.jobs, progress=on_progress)
     interrupted = False
     try:
         with progress:
@@ -172,7 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     pi.add_argument("repos", nargs="*", metavar="REPO_DIR", help="repository folders (repo name = folder name)")
     pi.add_argument("--discover", action="append", metavar="ROOT", help="index every git repository found under ROOT")
     pi.add_argument("--db", help=f"index file (default: $CROSSNAV_DB or {default_db_path()})")
-    pi.add_argument("--max-file-size", type=int, default=2048, metavar="KIB", help="skip files larger than this (default 2048 KiB)")
+    pi.add_argument("--max-file-size", type=int, default=None, metavar="KIB",
+                    help="skip files larger than this (default: the index's last setting, else 2048 KiB)")
     pi.add_argument("-j", "--jobs", type=int, default=None, help="parser processes (default: number of cores)")
     pi.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     pi.add_argument("-v", "--verbose", action="store_true", help="list every warning")

@@ -119,11 +119,14 @@ CREATE VIRTUAL TABLE IF NOT EXISTS defs_fts USING fts5(
 );
 """
 
+# Code search (index/content.py): file texts by blob and their trigram index.
+from . import content as _content  # noqa: E402
+SCHEMA += _content.SCHEMA
+
 # Secondary indexes and FTS triggers: dropped during a first full load and built once at the end,
 # which is several times faster than maintaining them row by row.
 INDEXES = """
 CREATE INDEX IF NOT EXISTS packages_package ON packages(package);
-CREATE INDEX IF NOT EXISTS files_module ON files(module);
 CREATE INDEX IF NOT EXISTS defs_qualname ON defs(qualname);
 CREATE INDEX IF NOT EXISTS defs_name ON defs(name COLLATE NOCASE);
 CREATE INDEX IF NOT EXISTS defs_file ON defs(file_id, name_line);
@@ -131,12 +134,10 @@ CREATE INDEX IF NOT EXISTS refs_target ON refs(target);
 CREATE INDEX IF NOT EXISTS refs_file ON refs(file_id, line);
 CREATE INDEX IF NOT EXISTS refs_attr ON refs(name) WHERE kind = 'attr';
 CREATE INDEX IF NOT EXISTS aliases_alias ON aliases(alias);
-CREATE INDEX IF NOT EXISTS aliases_target ON aliases(target);
 CREATE INDEX IF NOT EXISTS aliases_file ON aliases(file_id);
 CREATE INDEX IF NOT EXISTS bases_file ON bases(file_id);
 CREATE INDEX IF NOT EXISTS bases_class ON bases(class);
-CREATE INDEX IF NOT EXISTS imports_package ON imports(package, file_id);
-CREATE INDEX IF NOT EXISTS imports_file ON imports(file_id);
+CREATE INDEX IF NOT EXISTS imports_file ON imports(file_id, package);
 CREATE INDEX IF NOT EXISTS resolved_canonical ON resolved(canonical);
 """
 
@@ -216,8 +217,8 @@ def open_reader(path: Path) -> sqlite3.Connection:
 
 
 _BULK_INDEXES = ("defs_qualname", "defs_name", "defs_file", "refs_target", "refs_file", "refs_attr",
-                 "aliases_alias", "aliases_target", "aliases_file", "bases_class", "bases_file",
-                 "imports_package", "imports_file", "files_module", "resolved_canonical")
+                 "aliases_alias", "aliases_file", "bases_class", "bases_file", "imports_file",
+                 "resolved_canonical")
 
 
 def drop_indexes_for_bulk_load(conn: sqlite3.Connection) -> None:
@@ -227,6 +228,7 @@ def drop_indexes_for_bulk_load(conn: sqlite3.Connection) -> None:
         conn.execute(f"DROP INDEX IF EXISTS {name}")
     conn.execute("DROP TRIGGER IF EXISTS defs_ai")
     conn.execute("DROP TRIGGER IF EXISTS defs_ad")
+    _content.begin_bulk(conn)  # code search: trigram index filled once by create_indexes
     conn.commit()
     # appending to a fresh file: a rollback journal writes each page once, WAL twice (log + checkpoint);
     # still atomic per transaction. Fails harmlessly (stays WAL) if a reader has the file open.
@@ -246,5 +248,6 @@ def create_indexes(conn: sqlite3.Connection) -> None:
         conn.executescript(TRIGGERS)
         conn.execute("INSERT INTO defs_fts(defs_fts) VALUES ('rebuild')")
     conn.commit()
+    _content.build_fts(conn)  # code search: after a first full load (no-op otherwise)
     if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
         conn.execute("PRAGMA journal_mode=WAL")

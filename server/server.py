@@ -584,17 +584,23 @@ def status(ls: CrossnavServer, *args):
     return {"db": str(ls.db_path()), "dbModified": mtime, "repos": repos}
 
 
-@server.command("crossnav.owners")
-def owners(ls: CrossnavServer, *args):
-    """Who owns a file (and the symbol at a position, when given): for 'Show owners' commands."""
+def _file_arg(ls: CrossnavServer, args):
+    """(uri, repo, repo-relative path) of the `uri` argument, or None outside every indexed repo."""
     uri = _arg(args, "uri")
     path = to_fs_path(uri) if isinstance(uri, str) else None
     if not path or ls.open_index() is None:
         return None
     found = ls.index.repo_for_path(path)
-    if not found:
+    return (uri, *found) if found else None
+
+
+@server.command("crossnav.owners")
+def owners(ls: CrossnavServer, *args):
+    """Who owns a file (and the symbol at a position, when given): for 'Show owners' commands."""
+    got = _file_arg(ls, args)
+    if got is None:
         return None
-    repo, rel = found
+    uri, repo, rel = got
     line = _arg(args, "line")
     symbol = None
     if isinstance(line, int) and isinstance(_arg(args, "character"), int):
@@ -624,14 +630,10 @@ def _ownership_summary(repo, rel: str) -> dict:
 @server.command("crossnav.webUrl")
 def web_url(ls: CrossnavServer, *args):
     """The code host URL of a file at a line (`Open in code host`), or None without a known remote."""
-    uri = _arg(args, "uri")
-    path = to_fs_path(uri) if isinstance(uri, str) else None
-    if not path or ls.open_index() is None:
+    got = _file_arg(ls, args)
+    if got is None:
         return None
-    found = ls.index.repo_for_path(path)
-    if not found:
-        return None
-    repo, rel = found
+    _, repo, rel = got
     line = _arg(args, "line")
     url = ownership.blob_url(repo.web_url, repo.head or repo.branch or "HEAD", rel,
                              line + 1 if isinstance(line, int) else None)

@@ -12,13 +12,13 @@ import os
 import re
 import signal
 import time
-from collections import Counter
+from collections import Counter, deque
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import ownership, resolve, store
+from . import content, ownership, resolve, store
 from .repos import LANGUAGES, Repo, blob_id, module_for, source_files
 
 DEFAULT_MAX_FILE_SIZE = 2 * 1024 * 1024
@@ -68,7 +68,12 @@ def parse_file(job):
             return path, blob, size, 0, None, "not UTF-8 and no valid coding declaration"
     facts = extract(data, module, is_pkg)
     facts.ascii = data.isascii()
+    facts.content = content.pack(data)   # code search: compressed here, in the worker
     return path, blob, size, data.count(b"\n") + 1, facts, None
+
+
+def _parse_batch(jobs):
+    return [parse_file(j) for j in jobs]
 
 
 def _recode(data: bytes) -> bytes | None:
@@ -103,12 +108,23 @@ class Indexer:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
 
+    WINDOW = 64  # batches of 8 files in flight: workers stay busy, parsed results never pile up in memory
+
     def _map(self, jobs):
+        """parse_file over jobs in order, in the worker pool, with a bounded number in flight."""
         if len(jobs) < 64 or self.jobs <= 1:
-            return map(parse_file, jobs)
+            yield from map(parse_file, jobs)
+            return
         if self._pool is None:
             self._pool = ProcessPoolExecutor(self.jobs, initializer=_init_worker)
-        return self._pool.map(parse_file, jobs, chunksize=8)
+        batches = (jobs[i:i + 8] for i in range(0, len(jobs), 8))
+        inflight = deque()
+        for batch in batches:
+            inflight.append(self._pool.submit(_parse_batch, batch))
+            if len(inflight) >= self.WINDOW:
+                yield from inflight.popleft().result()
+        while inflight:
+            yield from inflight.popleft().result()
 
     def plan(self, repo: Repo) -> tuple[RepoResult, dict]:
         """Decide which files of a repo must be parsed (changed blob) and which rows go away."""
@@ -200,6 +216,8 @@ class Indexer:
                     "INSERT INTO files(repo_id, path, language, module, size, blob, lines, ascii, errors) VALUES (?,?,?,?,?,?,?,?,?)",
                     (repo_id, path, LANGUAGES[os.path.splitext(path)[1]], module, size, blob, lines, facts.ascii, facts.errors))
                 fid = cur.lastrowid
+                if getattr(facts, "content", None) is not None:   # code search (content.py)
+                    content.insert(conn, blob, facts.content, fts=not self.bulk)
                 res.parsed += 1
                 res.lines += lines
                 defs_rows.extend((fid, repo_id) + d for d in facts.defs)
@@ -244,12 +262,15 @@ class Indexer:
     def finish(self, force: bool = False) -> tuple[int, int]:
         """Rebuild the cross-repo tables if anything changed this run."""
         self.restore_indexes()
+        with self.db.atomic():   # code search: texts of files indexed before content was stored
+            content.backfill(self.conn)
         stale = self.conn.execute("SELECT 1 FROM meta WHERE key = 'derived_stale'").fetchone()
         if not (self.changed or force or stale):
             return 0, 0
         t0 = time.perf_counter()
         with self.db.atomic():
             counts = resolve.rebuild_derived(self.conn)
+            content.delete_orphans(self.conn)   # code search: texts no file has any more
             self.conn.execute("DELETE FROM meta WHERE key = 'derived_stale'")
         self.phases["resolve across repos"] += time.perf_counter() - t0
         return counts

@@ -1,0 +1,127 @@
+"""File contents for code search: zlib-compressed text per git blob, and a trigram index over it.
+
+    content      one row per distinct blob (identical files across repos are stored once)
+    content_fts  FTS5, tokenize='trigram', contentless (content=''), detail='none': for each trigram
+                 only the list of content rows holding it, which is all that candidate selection
+                 needs; exact matches are then found by decompressing the candidates.
+
+The indexer's workers compress (`pack`), the writer inserts (`insert`) inside the repo transaction;
+on a first full load the trigram index is filled once at the end (`build_fts`); orphaned rows (no
+file has the blob any more) are removed by `delete_orphans` during the derived rebuild.
+"""
+from __future__ import annotations
+
+import os
+import sqlite3
+import zlib
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS content (
+    id INTEGER PRIMARY KEY,
+    blob TEXT NOT NULL UNIQUE,
+    text BLOB NOT NULL
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS content_fts USING fts5(
+    text, content='', tokenize='trigram', detail='none'
+);
+CREATE INDEX IF NOT EXISTS files_blob ON files(blob);
+"""
+
+LEVEL = 6
+
+
+def pack(data: bytes) -> bytes:
+    """UTF-8 bytes -> the stored form (zlib)."""
+    return zlib.compress(data, LEVEL)
+
+
+def unpack(stored: bytes) -> str:
+    return zlib.decompress(stored).decode("utf-8")
+
+
+def content_rows(blob: str, data: bytes) -> tuple[str, bytes]:
+    """(blob, compressed text): what `insert` stores for one file's UTF-8 bytes."""
+    return blob, pack(data)
+
+
+def ensure_schema(conn: sqlite3.Connection) -> None:
+    conn.executescript(SCHEMA)
+
+
+def insert(conn: sqlite3.Connection, blob: str, packed: bytes, *, fts: bool = True) -> None:
+    """Store one blob's text once; index its trigrams unless the caller fills the index later."""
+    cur = conn.execute("INSERT OR IGNORE INTO content(blob, text) VALUES (?, ?)", (blob, packed))
+    if cur.rowcount == 1 and fts:
+        conn.execute("INSERT INTO content_fts(rowid, text) VALUES (?, ?)", (cur.lastrowid, unpack(packed)))
+
+
+def fts_pending(conn: sqlite3.Connection) -> bool:
+    row = conn.execute("SELECT value FROM meta WHERE key = 'content_fts_from'").fetchone()
+    return row is not None
+
+
+def begin_bulk(conn: sqlite3.Connection) -> None:
+    """First full load: rows from here on are indexed by `build_fts` at the end (one pass, fewer merges)."""
+    start = conn.execute("SELECT coalesce(max(id), 0) FROM content").fetchone()[0]
+    conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('content_fts_from', ?)", (str(start),))
+
+
+def build_fts(conn: sqlite3.Connection) -> int:
+    """Index every content row added since `begin_bulk` (also after an interrupted load). Idempotent."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'content_fts_from'").fetchone()
+    if row is None:
+        return 0
+    start = int(row[0])
+    n = 0
+    with conn:
+        cur = conn.execute("SELECT id, text FROM content WHERE id > ? ORDER BY id", (start,))
+        while batch := cur.fetchmany(512):
+            conn.executemany("INSERT INTO content_fts(rowid, text) VALUES (?, ?)",
+                             [(i, unpack(t)) for i, t in batch])
+            n += len(batch)
+        conn.execute("INSERT INTO content_fts(content_fts) VALUES ('optimize')")
+        conn.execute("DELETE FROM meta WHERE key = 'content_fts_from'")
+    return n
+
+
+def delete_orphans(conn: sqlite3.Connection) -> int:
+    """Remove content no file points at any more (caller owns the transaction)."""
+    rows = conn.execute("""SELECT c.id, c.text FROM content c
+                           WHERE NOT EXISTS (SELECT 1 FROM files f WHERE f.blob = c.blob)""").fetchall()
+    pending_from = None
+    row = conn.execute("SELECT value FROM meta WHERE key = 'content_fts_from'").fetchone()
+    if row is not None:
+        pending_from = int(row[0])
+    for cid, packed in rows:
+        if pending_from is None or cid <= pending_from:
+            conn.execute("INSERT INTO content_fts(content_fts, rowid, text) VALUES ('delete', ?, ?)", (cid, unpack(packed)))
+        conn.execute("DELETE FROM content WHERE id = ?", (cid,))
+    return len(rows)
+
+
+def backfill(conn: sqlite3.Connection) -> int:
+    """Files indexed before content search existed (or whose content is missing): read them from disk
+    when their blob still matches, so search covers every indexed file. Caller commits."""
+    from .indexer import _recode
+    from .repos import blob_id
+    missing = conn.execute("""SELECT f.blob, r.root, f.path FROM files f JOIN repos r ON r.id = f.repo_id
+                              WHERE f.blob IS NOT NULL
+                              AND NOT EXISTS (SELECT 1 FROM content c WHERE c.blob = f.blob)""").fetchall()
+    n = 0
+    for blob, root, path in missing:
+        try:
+            with open(os.path.join(root, path), "rb") as f:
+                data = f.read()
+        except OSError:
+            continue
+        if blob_id(data) != blob:
+            continue
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            data = _recode(data)
+            if data is None:
+                continue
+        insert(conn, blob, pack(data), fts=not fts_pending(conn))
+        n += 1
+    return n

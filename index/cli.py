@@ -48,7 +48,10 @@ def cmd_index(args) -> int:
         if not paths:
             err.print("nothing to index: pass repository folders, or --discover ROOT to find every repo below ROOT")
             return 2
-        repos = [open_repo(p) for p in paths]
+        if args.name and len(paths) != 1:
+            err.print("[red]error:[/] --name names one repository; pass exactly one REPO_DIR with it")
+            return 2
+        repos = [open_repo(p, name=args.name) for p in paths]
     except RepoError as e:
         err.print(f"[red]error:[/] {e}")
         return 2
@@ -177,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     pi = sub.add_parser("index", help="index or update git repositories into the shared SQLite index")
     pi.add_argument("repos", nargs="*", metavar="REPO_DIR", help="repository folders (repo name = folder name)")
     pi.add_argument("--discover", action="append", metavar="ROOT", help="index every git repository found under ROOT")
+    pi.add_argument("--name", help="the repo's name in the index (default: its folder name); one REPO_DIR only")
     pi.add_argument("--db", help=f"index file (default: $CROSSNAV_DB or {default_db_path()})")
     pi.add_argument("--max-file-size", type=int, default=None, metavar="KIB",
                     help="skip files larger than this (default: the index's last setting, else 2048 KiB)")

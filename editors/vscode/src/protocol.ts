@@ -1,0 +1,84 @@
+/** The answers of the crossnav server's `workspace/executeCommand` commands (server/server.py). */
+
+export interface LspPosition {
+  line: number;
+  character: number;
+}
+
+export interface LspRange {
+  start: LspPosition;
+  end: LspPosition;
+}
+
+export interface RepoStatus {
+  name: string;
+  root: string;
+  head: string | null;
+  branch?: string | null;
+  indexedAt: string | null;
+  currentHead: string | null;
+  stale: boolean;
+}
+
+/** `crossnav.status` */
+export interface StatusResult {
+  db: string;
+  dbModified?: string | null;
+  error?: string | null;
+  repos: RepoStatus[];
+}
+
+export interface Ownership {
+  owners?: string[];
+  source?: string | null;
+  sourceLine?: number | null;
+  rule?: string | null;
+  contributing?: string | null;
+  lifecycle?: string | null;
+  system?: string | null;
+  webUrl?: string | null;
+}
+
+/** `crossnav.owners` [{uri, line?, character?}] */
+export interface OwnersResult extends Ownership {
+  repo: string;
+  path: string;
+  symbol: (Ownership & { qualname: string; repo: string; path: string; line: number }) | null;
+}
+
+/** `crossnav.webUrl` [{uri, line}] */
+export interface WebUrlResult {
+  url: string | null;
+  repo: string;
+  path: string;
+}
+
+/** `crossnav.search` [{query, limit}] → SearchHit[] */
+export interface SearchHit {
+  name: string;
+  qualname: string;
+  kind: string | null;
+  repo: string;
+  path: string;
+  uses: number;
+  uri: string;
+  range: LspRange;
+}
+
+/** `crossnav.reindex` [{repos?}] */
+export interface ReindexResult {
+  ok: boolean;
+  exitCode?: number;
+  repos?: number;
+  summary?: string;
+  error?: string | null;
+  errors?: string[];
+}
+
+export const COMMANDS = {
+  status: 'crossnav.status',
+  owners: 'crossnav.owners',
+  webUrl: 'crossnav.webUrl',
+  search: 'crossnav.search',
+  reindex: 'crossnav.reindex',
+} as const;

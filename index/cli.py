@@ -172,6 +172,89 @@ def cmd_serve(args) -> int:
     return run(args)
 
 
+# ---------------------------------------------------------------------------- crossnav search
+
+def cmd_search(args) -> int:
+    """Code search across every indexed repo: grep-like lines (`repo/path:line:col: text`, col a 1-based
+    byte offset as in ripgrep's --vimgrep), or --json; exit 0 with results, 1 without, 2 on errors."""
+    import json
+    import os
+
+    from .querylang import QueryError, parse
+    from .search import SearchError, search
+
+    db_path = Path(args.db).expanduser() if args.db else default_db_path()
+    query = " ".join(args.query)
+    try:
+        q = parse(query, regex_mode=args.regex)
+    except QueryError as e:
+        err.print(f"[red]error:[/] invalid query: {e.message} (column {e.column})", markup=True, highlight=False)
+        err.print(e.show(query), markup=False, highlight=False)
+        return 2
+    try:
+        conn = open_reader(db_path)
+    except IndexError_ as e:
+        err.print(f"[red]error:[/] {e}")
+        return 2
+    limit = q.count if q.count is not None else args.limit
+    color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    out = sys.stdout
+    results, more = [], False
+    t0 = time.perf_counter()
+    last_file = None
+    try:
+        for r in search(conn, q, limit=(limit + 1) if limit else None):
+            if limit and len(results) >= limit:
+                more = True
+                break
+            results.append(r)
+            if args.json:
+                continue
+            if color and (r.repo, r.path) != last_file:
+                last_file = (r.repo, r.path)
+                owners = f" · {', '.join(r.owners)}" if r.owners else ""
+                out.write(f"\033[2m── {r.repo}/{r.path}{owners}\033[0m\n")
+            out.write(_grep_line(r, color) + "\n")
+            out.flush()
+    except SearchError as e:
+        err.print(f"[red]error:[/] {e}", highlight=False)
+        return 2
+    except BrokenPipeError:
+        return 0
+    if args.json:
+        json.dump({"query": query, "results": [r.as_dict() for r in results], "more": more}, out,
+                  ensure_ascii=False, indent=None)
+        out.write("\n")
+    if more:
+        err.print(f"{len(results)} results shown, more not shown: raise --limit or add count:N (count:all for every one)",
+                  highlight=False)
+    elif color:
+        err.print(f"{len(results)} results in {time.perf_counter() - t0:.2f}s", highlight=False)
+    return 0 if results else 1
+
+
+def _grep_line(r, color: bool) -> str:
+    if r.kind == "file":
+        return f"\033[35m{r.repo}/{r.path}\033[0m" if color else f"{r.repo}/{r.path}"
+    col = len(r.text[:r.col].encode("utf-8", "surrogatepass")) + 1
+    text = r.text
+    if color:
+        parts, pos = [], 0
+        for s, e in r.ranges:
+            if s < pos:
+                continue
+            parts.append(text[pos:s] + "\033[1;31m" + text[s:e] + "\033[0m")
+            pos = e
+        text = "".join(parts) + text[pos:]
+        head = f"\033[35m{r.repo}/{r.path}\033[0m:\033[32m{r.line + 1}\033[0m:{col}:"
+    else:
+        head = f"{r.repo}/{r.path}:{r.line + 1}:{col}:"
+    if r.kind is not None:   # a definition: its header line, then what it is
+        tail = f"  [{r.kind} {r.qualname}, {r.uses} uses]"
+        text = text + (f"\033[2m{tail}\033[0m" if color else tail)
+    return f"{head} {text}"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="crossnav", description="Code navigation across repositories.")
     p.add_argument("--version", action="version", version=f"crossnav {crossnav_version()}")
@@ -204,6 +287,17 @@ def build_parser() -> argparse.ArgumentParser:
     pst = sub.add_parser("status", help="show the repos in the index")
     pst.add_argument("--db", help="index file")
     pst.set_defaults(func=cmd_status)
+
+    psr = sub.add_parser("search", help="search code across the indexed repos (content or symbols)",
+                         description="Query syntax: terms and \"phrases\" (literal, smart case), /regex/, "
+                         "case:yes, repo: -repo: file:/path: -file: lang: owner: type:symbol kind: count:N, "
+                         "AND OR NOT ( ). See README, 'Search'.")
+    psr.add_argument("query", nargs="+", metavar="QUERY", help="the query (several words are joined with spaces)")
+    psr.add_argument("--db", help="index file")
+    psr.add_argument("--json", action="store_true", help="one JSON document: {results: [...], more: bool}")
+    psr.add_argument("--regex", action="store_true", help="bare terms are regular expressions")
+    psr.add_argument("--limit", type=int, default=100, metavar="N", help="at most N results (default 100; 0: all)")
+    psr.set_defaults(func=cmd_search)
     return p
 
 

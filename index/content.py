@@ -1,11 +1,13 @@
-"""File contents for code search: zlib-compressed text per git blob, and a trigram index over it.
+"""File contents for code search: the UTF-8 text per git blob, and a trigram index over it.
 
-    content      one row per distinct blob (identical files across repos are stored once)
+    content      one row per distinct blob (identical files across repos are stored once); the text
+                 is stored as UTF-8 bytes, uncompressed: verifying candidates is the cost of a search, and
+                 zlib decompression measured at 250 MB/s was 3/4 of it (docs/performance.md, "Search")
     content_fts  FTS5, tokenize='trigram', contentless (content=''), detail='none': for each trigram
                  only the list of content rows holding it, which is all that candidate selection
-                 needs; exact matches are then found by decompressing the candidates.
+                 needs; exact matches are then found by reading the candidates.
 
-The indexer's workers compress (`pack`), the writer inserts (`insert`) inside the repo transaction;
+The indexer's workers prepare the text (`pack`), the writer inserts (`insert`) inside the repo transaction;
 on a first full load the trigram index is filled once at the end (`build_fts`); orphaned rows (no
 file has the blob any more) are removed by `delete_orphans` during the derived rebuild.
 """
@@ -13,7 +15,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import zlib
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS content (
@@ -27,20 +28,17 @@ CREATE VIRTUAL TABLE IF NOT EXISTS content_fts USING fts5(
 CREATE INDEX IF NOT EXISTS files_blob ON files(blob);
 """
 
-LEVEL = 6
-
-
 def pack(data: bytes) -> bytes:
-    """UTF-8 bytes -> the stored form (zlib)."""
-    return zlib.compress(data, LEVEL)
+    """UTF-8 bytes -> the stored form (the bytes themselves, see the module doc)."""
+    return bytes(data)
 
 
 def unpack(stored: bytes) -> str:
-    return zlib.decompress(stored).decode("utf-8")
+    return bytes(stored).decode("utf-8", "surrogateescape")
 
 
 def content_rows(blob: str, data: bytes) -> tuple[str, bytes]:
-    """(blob, compressed text): what `insert` stores for one file's UTF-8 bytes."""
+    """(blob, stored text): what `insert` stores for one file's UTF-8 bytes."""
     return blob, pack(data)
 
 

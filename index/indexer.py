@@ -68,7 +68,7 @@ def parse_file(job):
             return path, blob, size, 0, None, "not UTF-8 and no valid coding declaration"
     facts = extract(data, module, is_pkg)
     facts.ascii = data.isascii()
-    facts.content = content.pack(data)   # code search: compressed here, in the worker
+    facts.content = content.pack(data)   # code search: the text, stored by _write
     return path, blob, size, data.count(b"\n") + 1, facts, None
 
 

@@ -656,6 +656,41 @@ def search(ls: CrossnavServer, *args):
     return out
 
 
+@server.command("crossnav.find")
+@server.thread()
+def find(ls: CrossnavServer, *args):
+    """Code search with the query language (index/querylang.py): {query, limit} -> {results: [{repo, path, uri,
+    range, line (0-based), text, owner, owners, kind?, qualname?, uses?}], more}; a bad query gives
+    {results: [], more: false, error, column}."""
+    from crossnav.index.querylang import QueryError
+    from crossnav.index.search import SearchError, run as run_search
+    query = _arg(args, "query", args[0] if args and isinstance(args[0], str) else "")
+    limit = _arg(args, "limit", ls.settings.max_symbols)
+    limit = limit if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0 else ls.settings.max_symbols
+    if not isinstance(query, str):
+        return {"results": [], "more": False, "error": "query must be a string", "column": 1}
+    if ls.open_index() is None:
+        return {"results": [], "more": False, "error": ls.index_error}
+    try:
+        page = run_search(ls.index._conn(), query, limit=min(limit, 10000), budget=10.0)
+    except QueryError as e:
+        return {"results": [], "more": False, "error": e.message, "column": e.column}
+    except SearchError as e:
+        return {"results": [], "more": False, "error": str(e)}
+    enc = ls.workspace.position_encoding if ls._workspace_ready() else types.PositionEncodingKind.Utf16
+    out = []
+    for r in page.results:
+        start = r.col if r.ascii else _units(r.text, r.col, enc)
+        end = r.end_col if r.ascii else _units(r.text, r.end_col, enc)
+        item = {"repo": r.repo, "path": r.path, "uri": from_fs_path(os.path.join(r.root, r.path)),
+                "range": {"start": {"line": r.line, "character": start}, "end": {"line": r.line, "character": end}},
+                "line": r.line, "text": r.text, "owner": r.owners[0] if r.owners else None, "owners": r.owners}
+        if r.kind is not None:
+            item.update({"kind": r.kind, "name": r.name, "qualname": r.qualname, "uses": r.uses})
+        out.append(item)
+    return {"results": out, "more": page.more}
+
+
 @server.command("crossnav.reindex")
 async def reindex(ls: CrossnavServer, *args):
     """Run `crossnav index` on the indexed repos (or the named ones) with work-done progress.

@@ -16,7 +16,6 @@ from collections import Counter, deque
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 
 from . import content, ownership, resolve, store
 from .repos import LANGUAGES, Repo, blob_id, module_for, source_files

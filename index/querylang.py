@@ -624,8 +624,7 @@ def literal_runs(p: Pattern) -> object:
 
 
 def _req_seq(items, sre) -> object:
-    from re._constants import (ANY, ASSERT, ASSERT_NOT, AT, BRANCH, IN, LITERAL, MAX_REPEAT, MIN_REPEAT,
-                               NOT_LITERAL, SUBPATTERN, CATEGORY, GROUPREF)
+    from re._constants import ASSERT, ASSERT_NOT, AT, BRANCH, LITERAL, MAX_REPEAT, MIN_REPEAT, SUBPATTERN
     try:
         from re._constants import POSSESSIVE_REPEAT, ATOMIC_GROUP
     except ImportError:  # pragma: no cover

@@ -22,7 +22,7 @@ from typing import Iterator
 
 import regex
 
-from . import content, ownership
+from . import ownership
 from .querylang import (REGEX_TIMEOUT, And, Filter, Not, Or, Pattern, Query, QueryError, case_sensitive,
                     compile_pattern, kind_of, lang_of, literal_runs, parse, path_matcher, repo_matcher, walk)
 

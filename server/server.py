@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -497,12 +498,37 @@ def hover_text(ls: CrossnavServer, found: Found, loc: Loc) -> str:
 def workspace_symbol(ls: CrossnavServer, params: types.WorkspaceSymbolParams):
     if ls.open_index() is None:
         return []
+    if _FILTERS.search(params.query):
+        return _filtered_symbols(ls, params.query)
     out = []
     for r in ls.index.search(params.query, ls.settings.max_symbols):
         loc = Loc(r["repo"], r["root"], r["path"], r["name_line"], r["name_col"], r["name_line"], r["name_end_col"], bool(r["ascii"]))
         out.append(types.SymbolInformation(
             name=r["name"], kind=SYMBOL_KINDS.get(r["kind"], types.SymbolKind.Variable),
             location=ls.to_lsp(loc), container_name=f"{r['repo']} · {r['container'] or ''}".rstrip(" ·")))
+    return out
+
+
+_FILTERS = re.compile(r"(?:^|\s)-?(?:repo|file|path|lang|owner|kind|type|count|case):")
+
+
+def _filtered_symbols(ls: CrossnavServer, query: str) -> list:
+    """`workspace/symbol` with the search filters (`repo:payments kind:class Backoff`): the query
+    language's symbol mode, so editors' symbol pickers narrow the same way `crossnav search` does."""
+    from crossnav.index.querylang import QueryError
+    from crossnav.index.search import SearchError, run as run_search
+    try:
+        page = run_search(ls.index._conn(), "type:symbol " + query, limit=ls.settings.max_symbols, budget=5.0)
+    except (QueryError, SearchError) as e:
+        log.info("workspace/symbol %r: %s", query, e)
+        return []
+    out = []
+    for r in page.results:
+        loc = Loc(r.repo, r.root, r.path, r.line, r.col, r.line, r.end_col, r.ascii)
+        container = (r.qualname or "").rpartition(".")[0]
+        out.append(types.SymbolInformation(
+            name=r.name or r.text, kind=SYMBOL_KINDS.get(r.kind, types.SymbolKind.Variable),
+            location=ls.to_lsp(loc), container_name=f"{r.repo} · {container}".rstrip(" ·")))
     return out
 
 

@@ -330,6 +330,18 @@ async def test_workspace_symbol_case_and_substring(client: LanguageClient):
     assert list(result or []) == []
 
 
+async def test_workspace_symbol_accepts_search_filters(client: LanguageClient):
+    result = await client.workspace_symbol_async(types.WorkspaceSymbolParams(query="repo:ledger Backoff"))
+    assert [(s.name, s.container_name.split(" · ")[0]) for s in result] == [("PatientBackoff", "ledger")]
+    uri, line, ch = where(client, *CORE, "class PatientBackoff", "PatientBackoff")
+    assert (result[0].location.uri, result[0].location.range.start.line, result[0].location.range.start.character) == (uri, line, ch)
+    result = await client.workspace_symbol_async(types.WorkspaceSymbolParams(query="kind:function repo:payments delay"))
+    names = {s.name for s in result}
+    assert "compute_delay" in names and all(s.kind == types.SymbolKind.Function for s in result)
+    result = await client.workspace_symbol_async(types.WorkspaceSymbolParams(query="repo:( Backoff"))
+    assert list(result or []) == []     # a malformed query answers nothing, not an error
+
+
 async def test_document_symbols(client: LanguageClient):
     uri = open_doc(client, *POLICY)
     result = await client.text_document_document_symbol_async(types.DocumentSymbolParams(

@@ -92,7 +92,7 @@ function cases.attach(c)
     loaded_plugin = vim.g.loaded_crossnav,
     commands = vim.tbl_filter(function(name)
       return vim.fn.exists(':' .. name) == 2
-    end, { 'CrossnavSearch', 'CrossnavOwners', 'CrossnavOpen', 'CrossnavReindex', 'CrossnavStatus' }),
+    end, { 'CrossnavSearch', 'CrossnavFind', 'CrossnavOwners', 'CrossnavOpen', 'CrossnavReindex', 'CrossnavStatus' }),
   }
 end
 
@@ -174,6 +174,85 @@ function cases.search_picker(c)
   end, 'the picked search result to open')
   local pos = vim.api.nvim_win_get_cursor(0)
   results.search_picker = { shown = shown, file = vim.api.nvim_buf_get_name(0), line = pos[1] - 1, col = pos[2] }
+end
+
+local function qf_find_items()
+  local out = {}
+  for _, it in ipairs(vim.fn.getqflist()) do
+    local ud = type(it.user_data) == 'table' and it.user_data or {}
+    table.insert(out, { file = vim.api.nvim_buf_get_name(it.bufnr), lnum = it.lnum, col = it.col, text = it.text,
+      owner = ud.owner, owners = ud.owners, repo = ud.repo, kind = ud.kind, qualname = ud.qualname })
+  end
+  return out
+end
+
+--- :CrossnavFind {query} into the quickfix list; c.from_qf runs it from the quickfix window (where
+--- only the global command exists)
+local function find_case(name, c)
+  show(c.file)
+  local n = #results.notes
+  vim.fn.setqflist({}, 'f')
+  if c.from_qf then
+    vim.fn.setqflist({}, ' ', { title = 'placeholder', items = { { filename = c.file, lnum = 1, text = 'x' } } })
+    vim.cmd('botright copen')
+  end
+  local buftype = vim.bo.buftype
+  vim.cmd('CrossnavFind ' .. c.query)
+  local title = 'crossnav find: ' .. c.query
+  wait(10000, function()
+    return vim.fn.getqflist({ title = 0 }).title == title
+  end, 'find results in the quickfix list')
+  if c.wait_note then
+    wait(5000, function()
+      return note_matching(n, c.wait_note) ~= nil
+    end, 'a notification matching ' .. c.wait_note)
+  end
+  results[name] = { items = qf_find_items(), title = vim.fn.getqflist({ title = 0 }).title, buftype = buftype,
+    qf_open = vim.fn.getqflist({ winid = 0 }).winid ~= 0, notes = notes_since(n) }
+end
+
+function cases.find(c)
+  find_case('find', c)
+end
+
+function cases.find_symbol(c)
+  find_case('find_symbol', c)
+end
+
+function cases.find_more(c)
+  find_case('find_more', c)
+end
+
+--- a malformed query: an error notification, the previous quickfix list untouched
+function cases.find_error(c)
+  show(c.file)
+  local before = { { filename = c.file, lnum = 3, col = 1, text = 'keep me' } }
+  vim.fn.setqflist({}, ' ', { title = 'previous list', items = before })
+  local nr = vim.fn.getqflist({ nr = '$' }).nr
+  local n = #results.notes
+  vim.cmd('CrossnavFind ' .. c.query)
+  wait(10000, function()
+    return note_matching(n, 'find') ~= nil
+  end, 'the find error')
+  vim.wait(200) -- nothing else should arrive
+  results.find_error = { notes = notes_since(n), title = vim.fn.getqflist({ title = 0 }).title,
+    items = qf_items(), nr = vim.fn.getqflist({ nr = '$' }).nr, nr_before = nr }
+end
+
+--- :CrossnavFind! with vim.ui.select (stubbed to pick the first entry)
+function cases.find_picker(c)
+  local buf = show(c.file)
+  local shown
+  vim.ui.select = function(items, opts, on_choice)
+    shown = { prompt = opts.prompt, items = vim.tbl_map(opts.format_item, items) }
+    on_choice(items[1], 1)
+  end
+  vim.cmd('CrossnavFind! ' .. c.query)
+  wait(10000, function()
+    return vim.api.nvim_get_current_buf() ~= buf
+  end, 'the picked find result to open')
+  local pos = vim.api.nvim_win_get_cursor(0)
+  results.find_picker = { shown = shown, file = vim.api.nvim_buf_get_name(0), line = pos[1] - 1, col = pos[2] }
 end
 
 function cases.status(c)

@@ -107,8 +107,8 @@ def collect(proc: subprocess.Popen, tmp: Path, timeout: float) -> dict:
     return results
 
 
-ORDER = ["attach", "definition", "references", "hover", "health", "search", "search_picker", "status", "owners", "open", "open_no_remote",
-         "reindex"]
+ORDER = ["attach", "definition", "references", "hover", "health", "search", "search_picker", "find", "find_symbol",
+         "find_more", "find_error", "find_picker", "status", "owners", "open", "open_no_remote", "reindex"]
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +122,12 @@ def runs(org, tmp_path_factory):
         "health": {"file": str(org.path(*CORE))},
         "search": {"file": str(org.path(*CORE)), "query": "Backoff"},
         "search_picker": {"file": str(org.path(*CORE)), "query": "compute_delay"},
+        "find": {"file": str(org.path(*CORE)), "query": "compute_delay repo:ledger"},
+        "find_symbol": {"file": str(org.path(*CORE)), "query": "type:symbol Backoff"},
+        "find_more": {"file": str(org.path(*CORE)), "query": "import count:1", "from_qf": True,
+                      "wait_note": "more results"},
+        "find_error": {"file": str(org.path(*CORE)), "query": "(foo"},
+        "find_picker": {"file": str(org.path(*CORE)), "query": "type:symbol compute_delay"},
         "status": {"file": str(org.path(*CORE))},
         "owners": cursor(org, *CORE, "policy = BO(base", "BO"),
         "open": cursor(org, *POLICY, "class Backoff", "Backoff"),
@@ -158,8 +164,8 @@ def test_attach_and_commands(runs, org, mode):
     assert a.get("loaded_plugin") == (None if mode == "setup" else 1)
     assert a["encoding"] in ("utf-8", "utf-16", "utf-32")
     assert a["root_dir"] == str(org.repos["ledger"])
-    assert sorted(a["commands"]) == ["CrossnavOpen", "CrossnavOwners", "CrossnavReindex", "CrossnavSearch",
-                                     "CrossnavStatus"]
+    assert sorted(a["commands"]) == ["CrossnavFind", "CrossnavOpen", "CrossnavOwners", "CrossnavReindex",
+                                     "CrossnavSearch", "CrossnavStatus"]
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -223,6 +229,81 @@ def test_search_picker_jumps(runs, org, mode):
     assert s["shown"]["items"][0] == "payments: payments.retry.policy.compute_delay [function]"
     f, line, col = pos(org, *POLICY, "def compute_delay", "compute_delay")
     assert (s["file"], s["line"], s["col"]) == (f, line, col)
+
+
+def grep_repo(org, repo, needle):
+    """(absolute path, 1-based line, 1-based byte column of the first match, line text) of every line of
+    `repo`'s committed files containing `needle` (lower case: matched case-insensitively, like the query)."""
+    root = org.repos[repo]
+    files = subprocess.run(["git", "-C", str(root), "ls-files", "-z"], capture_output=True, text=True,
+                           check=True).stdout.split("\0")
+    out = []
+    for rel in sorted(f for f in files if f):
+        try:
+            lines = (root / rel).read_text(encoding="utf-8").split("\n")
+        except (UnicodeDecodeError, IsADirectoryError):
+            continue
+        for i, text in enumerate(lines):
+            at = text.lower().find(needle.lower())
+            if at >= 0:
+                out.append((str(root / rel), i + 1, len(text[:at].encode("utf-8")) + 1, text))
+    return out
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_find_quickfix(runs, org, mode):
+    r = result(runs, mode, "find")
+    expected = grep_repo(org, "ledger", "compute_delay")
+    assert len(expected) >= 3          # core.py twice, fees.py once
+    got = [(i["file"], i["lnum"], i["col"], i["text"]) for i in r["items"]]
+    assert sorted(got) == sorted((f, line, col, f"ledger: {text.lstrip()}") for f, line, col, text in expected)
+    assert r["title"] == "crossnav find: compute_delay repo:ledger"
+    assert r["qf_open"]
+    assert all(i["repo"] == "ledger" and i["owner"] == "@acme/finance" and "@acme/finance" in i["owners"]
+               for i in r["items"]), r["items"]
+    assert not [n for n in r["notes"] if n["level"] >= 3], r["notes"]     # no "more results", no error
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_find_symbols_ranked(runs, org, mode):
+    r = result(runs, mode, "find_symbol")
+    first = r["items"][0]
+    f, line, col = pos(org, *POLICY, "class Backoff", "Backoff")
+    assert (first["file"], first["lnum"] - 1, first["col"] - 1) == (f, line, col)
+    assert first["text"] == "payments: class Backoff: [class]"
+    assert (first["kind"], first["qualname"]) == ("class", "payments.retry.policy.Backoff")
+    assert any(i["qualname"] == "ledger.core.PatientBackoff" for i in r["items"][1:])
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_find_more_from_quickfix_window(runs, mode):
+    """count:N wins over the limit; `more` is reported; the global command works outside Python buffers."""
+    r = result(runs, mode, "find_more")
+    assert r["buftype"] == "quickfix"
+    assert len(r["items"]) == 1
+    more = [n for n in r["notes"] if "more results" in n["msg"]]
+    assert len(more) == 1 and more[0]["level"] == 3, r["notes"]          # vim.log.levels.WARN
+    assert "narrow the query or add count:N" in more[0]["msg"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_find_bad_query_keeps_quickfix(runs, mode):
+    r = result(runs, mode, "find_error")
+    errors = [n for n in r["notes"] if n["level"] == 4]                  # vim.log.levels.ERROR
+    assert len(errors) == 1, r["notes"]
+    assert "never closed" in errors[0]["msg"] and "(column 1)" in errors[0]["msg"], errors
+    assert r["title"] == "previous list" and r["nr"] == r["nr_before"]
+    assert [i["text"] for i in r["items"]] == ["keep me"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_find_picker_jumps(runs, org, mode):
+    r = result(runs, mode, "find_picker")
+    f, line, col = pos(org, *POLICY, "def compute_delay", "compute_delay")
+    text = Path(f).read_text(encoding="utf-8").split("\n")[line].lstrip()
+    assert r["shown"]["prompt"] == "crossnav find: type:symbol compute_delay"
+    assert r["shown"]["items"][0] == f"payments: {text} [function]"
+    assert (r["file"], r["line"], r["col"]) == (f, line, col)
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -24,6 +24,7 @@ local has_011 = vim.fn.has('nvim-0.11') == 1
 --- @field commands? boolean             buffer-local :Crossnav* commands (default true)
 --- @field picker? 'auto'|'telescope'|'fzf-lua'|'select'   used by :CrossnavSearch! (default auto)
 --- @field search_limit? integer         results of :CrossnavSearch (default 100)
+--- @field find_limit? integer           results of :CrossnavFind without count:N (default 100)
 --- @field owners_display? 'float'|'notify'  how :CrossnavOwners shows its answer (default float)
 
 M.defaults = {
@@ -34,6 +35,7 @@ M.defaults = {
   commands = true,
   picker = 'auto',
   search_limit = 100,
+  find_limit = 100,
   owners_display = 'float',
 }
 
@@ -399,6 +401,122 @@ function M.search(query, opts)
   end)
 end
 
+-- ---------------------------------------------------------------------------------- find (code search)
+
+--- The quickfix text of one crossnav.find result: `repo: line` (leading blanks dropped), symbols add
+--- ` [kind]`, file-only results (a query of filters only) show the path.
+local function find_text(r)
+  local kind = nilify(r.kind)
+  if kind == 'file' then
+    return ('%s: %s'):format(r.repo, r.path)
+  end
+  local text = ((nilify(r.text) or ''):gsub('^%s+', ''))
+  if kind then
+    return ('%s: %s [%s]'):format(r.repo, text, kind)
+  end
+  return ('%s: %s'):format(r.repo, text)
+end
+
+--- Quickfix items for crossnav.find results, in the server's order (ranked symbols, then files and
+--- lines). user_data is the result itself (repo, path, owner, owners, kind, qualname...).
+function M.find_items(results, encoding)
+  local locations = {}
+  for i, r in ipairs(results or {}) do
+    locations[i] = { uri = r.uri, range = r.range, crossnav_index = i }
+  end
+  -- one call (each file read once), then back to the server's order through user_data (the location)
+  local items, ordered = vim.lsp.util.locations_to_items(locations, encoding), {}
+  for _, item in ipairs(items) do
+    local i = type(item.user_data) == 'table' and item.user_data.crossnav_index
+    if not i then
+      ordered = nil -- an older Neovim without user_data: one call per result
+      break
+    end
+    ordered[i] = item
+  end
+  if not ordered then
+    ordered = {}
+    for i, loc in ipairs(locations) do
+      ordered[i] = vim.lsp.util.locations_to_items({ loc }, encoding)[1]
+    end
+  end
+  local out = {}
+  for i, r in ipairs(results or {}) do
+    local item = ordered[i]
+    if item then
+      item.text = find_text(r)
+      item.user_data = r
+      out[#out + 1] = item
+    end
+  end
+  return out
+end
+
+--- Query words for completion of :CrossnavFind (after `repo:`, the indexed repo names).
+function M.find_complete(arglead)
+  local prefix = arglead:match('^(%-?repo:)')
+  if prefix then
+    return vim.tbl_map(function(n)
+      return prefix .. n
+    end, vim.tbl_filter(function(n)
+      return vim.startswith(prefix .. n, arglead)
+    end, M.repo_names()))
+  end
+  local words = { 'repo:', '-repo:', 'file:', '-file:', 'lang:', 'owner:', '-owner:', 'type:symbol', 'kind:class',
+    'kind:function', 'kind:method', 'count:', 'count:all', 'case:yes', 'case:no', 'AND', 'OR', 'NOT' }
+  return vim.tbl_filter(function(w)
+    return vim.startswith(w, arglead)
+  end, words)
+end
+
+--- :CrossnavFind: code search across all indexed repos (the query language of `crossnav search`:
+--- terms, "phrases", /regex/, repo:, file:, owner:, type:symbol, count:N, AND/OR/NOT, parentheses)
+--- into the quickfix list (or a picker). A bad query is reported with its column, the quickfix list
+--- is left alone.
+--- @param query string
+--- @param opts? { picker?: boolean, limit?: integer, on_done?: fun(items: table[]?, res: table?, err: table?) }
+function M.find(query, opts)
+  opts = opts or {}
+  if not query or vim.trim(query) == '' then
+    vim.ui.input({ prompt = 'crossnav find: ' }, function(q)
+      if q and vim.trim(q) ~= '' then
+        M.find(q, opts)
+      end
+    end)
+    return
+  end
+  query = vim.trim(query)
+  M.execute('crossnav.find', { query = query, limit = opts.limit or M.options().find_limit }, function(err, res, client)
+    local items
+    if err then
+      notify('find failed: ' .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
+    elseif type(res) ~= 'table' then
+      notify('find failed: no answer from the server', vim.log.levels.ERROR)
+    elseif nilify(res.error) then
+      local col = nilify(res.column)
+      notify(('find: %s%s in query %q'):format(res.error, col and (' (column %d)'):format(col) or '', query),
+        vim.log.levels.ERROR)
+    else
+      items = M.find_items(res.results, client and client.offset_encoding or 'utf-16')
+      local title = 'crossnav find: ' .. query
+      if #items == 0 then
+        notify(('nothing matches %q'):format(query), vim.log.levels.WARN)
+      elseif opts.picker then
+        pick(items, title)
+      else
+        vim.fn.setqflist({}, ' ', { title = title, items = items })
+        vim.cmd('botright copen')
+      end
+      if res.more then
+        notify('more results: narrow the query or add count:N', vim.log.levels.WARN)
+      end
+    end
+    if opts.on_done then
+      opts.on_done(items, res, err)
+    end
+  end)
+end
+
 -- ---------------------------------------------------------------------------------- owners
 
 local function owner_lines(o, heading)
@@ -579,6 +697,14 @@ function M.on_attach(client, bufnr)
     cmd('CrossnavSearch', function(a)
       M.search(a.args, { picker = a.bang })
     end, { nargs = '*', bang = true, desc = 'crossnav: search symbols in all indexed repos (! = picker)' })
+    local find_cmd = function(a)
+      M.find(a.args, { picker = a.bang })
+    end
+    local find_spec = { nargs = '*', bang = true, complete = M.find_complete,
+      desc = 'crossnav: code search in all indexed repos (query language of `crossnav search`; ! = picker)' }
+    cmd('CrossnavFind', find_cmd, find_spec)
+    -- also global once a client runs, so that it works from the quickfix window or any other buffer
+    vim.api.nvim_create_user_command('CrossnavFind', find_cmd, find_spec)
     cmd('CrossnavOwners', function()
       M.owners()
     end, { nargs = 0, desc = 'crossnav: owners of this file and of the symbol under the cursor' })

@@ -344,6 +344,37 @@ await scenario('search command finds Backoff in payments', async () => {
   await expectText(statusbar, `Ln ${BACKOFF_LINE},`);
 });
 
+await scenario('code search lists ledger matches by repo and opens one', async () => {
+  const feesLine = readFileSync(join(LEDGER, 'ledger/fees.py'), 'utf8').split('\n')
+    .findIndex((l) => l.includes('compute_delay(')) + 1;
+  await runCommand('crossnav: Search code across repositories');
+  await expectText(quickInput, 'Search code across repositories', 10_000);
+  // a bad query: the error and its column, and the picker stays open
+  await quickInputBox.fill('compute_delay repo:(');
+  await expectText(quickInput, 'column 21', 20_000);
+  await expectText(page.locator('.quick-input-list .monaco-list-row'), 'column 21', 5_000);
+  await quickInputBox.fill('compute_delay repo:ledger');
+  const rows = page.locator('.quick-input-list .monaco-list-row');
+  await expectText(rows, 'ledger/fees.py', 20_000);
+  await expectText(rows, 'ledger/core.py', 5_000);
+  const texts = await rows.allInnerTexts();
+  const all = texts.join('\n');
+  if (texts.some((t) => /payments|policy\.py/.test(t))) {
+    throw new Error(`repo:ledger listed a payments row:\n${all}`);
+  }
+  for (const want of ['ledger · ', `ledger/fees.py:${feesLine}`, 'compute_delay(attempt)', '@acme/finance']) {
+    if (!all.includes(want)) {
+      throw new Error(`code search rows lack ${JSON.stringify(want)}:\n${all}`);
+    }
+  }
+  if (/column \d+/.test(await quickInput.first().innerText())) {
+    throw new Error('the error of the previous query is still shown');
+  }
+  await rows.filter({ hasText: 'ledger/fees.py' }).first().click();
+  await expectText(activeTab, 'fees.py');
+  await expectText(statusbar, `Ln ${feesLine},`);
+});
+
 await scenario('show owners lists the deciding rule', async () => {
   await quickOpen('core.py');
   await goToLine(BO_LINE, BO_COL);

@@ -2,9 +2,22 @@
  *  server command (`crossnav.search`, `crossnav.owners`, ...) and presents the answer. */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { formatAge, ownersLines, plural, repoLine, searchItem, type SearchItem } from './logic';
+import {
+  FIND_PLACEHOLDER,
+  FIND_TITLE,
+  findView,
+  formatAge,
+  ownersLines,
+  plural,
+  repoLine,
+  searchItem,
+  type FindHitRow,
+  type FindRow,
+  type SearchItem,
+} from './logic';
 import {
   COMMANDS,
+  type FindResult,
   type OwnersResult,
   type ReindexResult,
   type SearchHit,
@@ -15,6 +28,23 @@ import { config, type ServerHandle } from './server';
 import type { StatusItem } from './status';
 
 type PickItem = vscode.QuickPickItem & { hit?: SearchItem };
+type FindItem = vscode.QuickPickItem & { hit?: FindHitRow };
+
+/** How long typing must pause before `crossnav.find` runs. */
+const FIND_DEBOUNCE_MS = 200;
+
+/** A `crossnav.find` row as a QuickPick item. `alwaysShow`: the server already matched, the picker's
+ *  own label filter must not hide its answers. */
+function findItem(row: FindRow): FindItem {
+  switch (row.type) {
+    case 'separator':
+      return { label: row.label, kind: vscode.QuickPickItemKind.Separator };
+    case 'hit':
+      return { label: row.label, description: row.description, detail: row.detail, alwaysShow: true, hit: row };
+    default:
+      return { label: row.label, detail: row.detail, alwaysShow: true };
+  }
+}
 
 export class Commands {
   constructor(private readonly server: ServerHandle, private readonly status: StatusItem,
@@ -32,6 +62,7 @@ export class Commands {
     });
     return [
       r('crossnav.searchSymbols', (query?: string) => this.searchSymbols(query)),
+      r('crossnav.searchCode', (query?: string) => this.searchCode(query)),
       r('crossnav.showOwners', () => this.showOwners()),
       r('crossnav.openInCodeHost', () => this.openInCodeHost(false)),
       r('crossnav.copyCodeHostLink', () => this.openInCodeHost(true)),
@@ -102,6 +133,81 @@ export class Commands {
       await openAt(hit.uri, hit.line, hit.character, hit.endLine, hit.endCharacter);
     });
     pick.onDidHide(() => {
+      cancel?.cancel();
+      pick.dispose();
+    });
+    pick.show();
+    if (initial) {
+      pick.value = initial;
+      await run(initial);
+    }
+  }
+
+  /** Code search: a QuickPick that runs `crossnav.find` as the user types (debounced, stale requests
+   *  cancelled), results grouped by repo; a bad query shows its error and column in the title and
+   *  as the only row, without closing; accepting a result opens the file at the match. */
+  async searchCode(initial?: string): Promise<void> {
+    const pick = vscode.window.createQuickPick<FindItem>();
+    pick.title = FIND_TITLE;
+    pick.placeholder = FIND_PLACEHOLDER;
+    // Keep the server's order and the repo separators: with a value typed, the picker otherwise
+    // re-sorts by label match and drops separators. `sortByLabel` is a proposed API
+    // (quickPickSortByLabel) whose setter the extension host honours; elsewhere it is a no-op.
+    (pick as vscode.QuickPick<FindItem> & { sortByLabel?: boolean }).sortByLabel = false;
+    const limit = config().get<number>('maxSymbols', 100);
+    let generation = 0;
+    let timer: NodeJS.Timeout | undefined;
+    let cancel: vscode.CancellationTokenSource | undefined;
+
+    const run = async (query: string) => {
+      const mine = ++generation;
+      cancel?.cancel();
+      cancel = new vscode.CancellationTokenSource();
+      if (!query.trim()) {
+        pick.items = [];
+        pick.title = FIND_TITLE;
+        pick.busy = false;
+        return;
+      }
+      pick.busy = true;
+      try {
+        const answer = await this.server.command<FindResult | null>(COMMANDS.find, { query, limit }, cancel.token);
+        if (mine !== generation) {
+          return; // a newer query is under way
+        }
+        const view = findView(answer, query);
+        pick.title = view.title;
+        pick.items = view.rows.map(findItem);
+      } catch (e) {
+        if (mine === generation) {
+          pick.title = FIND_TITLE;
+          pick.items = [{ label: `$(error) ${e instanceof Error ? e.message : String(e)}`, alwaysShow: true }];
+        }
+      } finally {
+        if (mine === generation) {
+          pick.busy = false;
+        }
+      }
+    };
+    pick.onDidChangeValue((value) => {
+      if (timer) {
+        clearTimeout(timer);
+      }
+      timer = setTimeout(() => void run(value), FIND_DEBOUNCE_MS);
+    });
+    pick.onDidAccept(async () => {
+      const hit = pick.selectedItems[0]?.hit;
+      if (!hit) {
+        return; // the error, "no matches" and "more results" rows keep the picker open
+      }
+      pick.hide();
+      await openAt(hit.uri, hit.line, hit.character, hit.endLine, hit.endCharacter);
+    });
+    pick.onDidHide(() => {
+      if (timer) {
+        clearTimeout(timer);
+      }
+      generation += 1;
       cancel?.cancel();
       pick.dispose();
     });

@@ -4,7 +4,7 @@
  * these.
  */
 import * as path from 'node:path';
-import type { OwnersResult, RepoStatus, SearchHit, StatusResult } from './protocol';
+import type { FindHit, FindResult, OwnersResult, RepoStatus, SearchHit, StatusResult } from './protocol';
 
 // ---------------------------------------------------------------------------- finding the server
 
@@ -279,6 +279,148 @@ export function searchItem(hit: SearchHit): SearchItem {
     endLine: end.line,
     endCharacter: end.character,
   };
+}
+
+// ---------------------------------------------------------------------------- code search
+
+/** Text shown in a QuickPick label, description or detail, where `$(name)` would render as an icon:
+ *  `\$(name)` shows it literally (VS Code's `escapeIcons`). */
+export function escapeIcons(text: string): string {
+  return text.replace(/(\\)?\$\((.*?)\)/g, (match: string, escaped: string | undefined) => (escaped ? match : `\\${match}`));
+}
+
+/** The matching line for a result row: tabs as spaces, leading indentation dropped, and when the
+ *  match starts far to the right, the start cut to `…` so the match stays visible. */
+export function findSnippet(text: string, start: number, width = 160): string {
+  const line = text.replace(/\t/g, ' ').replace(/\s+$/, '');
+  const indent = line.length - line.trimStart().length;
+  let from = Math.min(indent, Math.max(0, start));
+  let prefix = '';
+  if (start - from > width / 2) {
+    from = start - 20;
+    prefix = '…';
+  }
+  const body = line.slice(from);
+  return prefix + (body.length > width ? `${body.slice(0, width - 1)}…` : body);
+}
+
+/** "@acme/finance, @acme/backend" (at most three, then "+N"), or "no owners recorded". */
+export function ownersText(owners: string[] | null | undefined, owner?: string | null): string {
+  const all = owners?.length ? owners : owner ? [owner] : [];
+  if (!all.length) {
+    return 'no owners recorded';
+  }
+  return all.slice(0, 3).join(', ') + (all.length > 3 ? ` +${all.length - 3}` : '');
+}
+
+/** "column 11: invalid regular expression: missing )" (the column is 1-based), or the bare message. */
+export function findErrorText(error: string, column?: number | null): string {
+  return typeof column === 'number' && column > 0 ? `column ${column}: ${error}` : error;
+}
+
+/** The query with `‸` where the error is (1-based column), for the error row's detail. */
+export function markColumn(query: string, column?: number | null): string {
+  if (typeof column !== 'number' || column < 1) {
+    return query;
+  }
+  const at = Math.min(column - 1, query.length);
+  return `${query.slice(0, at)}‸${query.slice(at)}`;
+}
+
+export interface FindHitRow {
+  type: 'hit';
+  /** `path:line` (1-based), with the kind icon for `type:symbol` results. */
+  label: string;
+  /** The matching line. */
+  description: string;
+  /** The owners, and for definitions the qualified name and uses. */
+  detail: string;
+  repo: string;
+  uri: string;
+  line: number;
+  character: number;
+  endLine: number;
+  endCharacter: number;
+}
+
+export type FindRow =
+  | FindHitRow
+  | { type: 'separator'; label: string }
+  /** `more` was set: the server stopped at the limit. */
+  | { type: 'more'; label: string; detail: string }
+  /** No results, or a bad query. Not openable. */
+  | { type: 'message'; label: string; detail?: string };
+
+export interface FindView {
+  rows: FindRow[];
+  /** The QuickPick title: the counts, or the error. */
+  title: string;
+  /** Set for a bad query (with its column) or an unusable index. */
+  error?: string;
+}
+
+export const FIND_TITLE = 'crossnav: Search code across repositories';
+
+export const FIND_PLACEHOLDER =
+  'Code search: terms, "phrases", /regex/, repo:, -repo:, file:, lang:, owner:, type:symbol, kind:, count:N, AND/OR/NOT, ( )';
+
+/** One `crossnav.find` result as a QuickPick row. */
+export function findHitRow(hit: FindHit): FindHitRow {
+  const start = hit.range?.start ?? { line: hit.line ?? 0, character: 0 };
+  const end = hit.range?.end ?? start;
+  const icon = hit.kind ? `$(${KIND_ICONS[hit.kind] ?? 'symbol-misc'}) ` : '';
+  const symbol = hit.kind && hit.qualname ? ` · ${escapeIcons(hit.qualname)}` : '';
+  const uses = hit.kind && typeof hit.uses === 'number' && hit.uses > 0 ? ` · ${plural(hit.uses, 'use')}` : '';
+  return {
+    type: 'hit',
+    label: `${icon}${escapeIcons(hit.path)}:${start.line + 1}`,
+    description: escapeIcons(findSnippet(hit.text ?? '', start.character)),
+    detail: `$(person) ${escapeIcons(ownersText(hit.owners, hit.owner))}${symbol}${uses}`,
+    repo: hit.repo,
+    uri: hit.uri,
+    line: start.line,
+    character: start.character,
+    endLine: end.line,
+    endCharacter: end.character,
+  };
+}
+
+/** A `crossnav.find` answer as QuickPick rows: results grouped by repo under a separator (repos in
+ *  the order of their first result, results in the server's order within a repo), then a "more
+ *  results" row when the server stopped at the limit; a bad query becomes an error row and title. */
+export function findView(answer: FindResult | null | undefined, query: string): FindView {
+  if (answer?.error) {
+    const error = findErrorText(answer.error, answer.column);
+    return {
+      rows: [{ type: 'message', label: `$(error) ${escapeIcons(error)}`, detail: escapeIcons(markColumn(query, answer.column)) }],
+      title: `${FIND_TITLE} — ${error}`,
+      error,
+    };
+  }
+  const results = answer?.results ?? [];
+  if (!results.length) {
+    return { rows: [{ type: 'message', label: `No code matches ${escapeIcons(JSON.stringify(query.trim()))}` }], title: FIND_TITLE };
+  }
+  const groups = new Map<string, FindHitRow[]>();
+  for (const hit of results) {
+    const rows = groups.get(hit.repo) ?? [];
+    rows.push(findHitRow(hit));
+    groups.set(hit.repo, rows);
+  }
+  const rows: FindRow[] = [];
+  for (const [repo, hits] of groups) {
+    rows.push({ type: 'separator', label: `${repo} · ${plural(hits.length, 'result')}` }, ...hits);
+  }
+  const more = Boolean(answer?.more);
+  if (more) {
+    rows.push({ type: 'separator', label: '' }, {
+      type: 'more',
+      label: '$(ellipsis) more results — narrow the query',
+      detail: `Showing the first ${results.length}: add terms, repo:, file:, lang: or owner:, or raise the limit with count:N`,
+    });
+  }
+  const count = `${more ? 'first ' : ''}${plural(results.length, 'result')} in ${plural(groups.size, 'repo')}`;
+  return { rows, title: `${FIND_TITLE} — ${count}` };
 }
 
 // ---------------------------------------------------------------------------- owners

@@ -65,6 +65,32 @@ export interface SearchHit {
   range: LspRange;
 }
 
+/** One `crossnav.find` result: a matching line (content search) or a definition (`type:symbol`,
+ *  which adds kind, name, qualname and uses). `line` is 0-based; `range` covers the match. */
+export interface FindHit {
+  repo: string;
+  path: string;
+  uri: string;
+  range: LspRange;
+  line: number;
+  text: string;
+  owner: string | null;
+  owners: string[];
+  kind?: string | null;
+  name?: string;
+  qualname?: string;
+  uses?: number;
+}
+
+/** `crossnav.find` [{query, limit}]; a bad query gives `error` and its 1-based `column` (none when
+ *  the index itself is unusable). */
+export interface FindResult {
+  results: FindHit[];
+  more: boolean;
+  error?: string | null;
+  column?: number | null;
+}
+
 /** `crossnav.reindex` [{repos?}] */
 export interface ReindexResult {
   ok: boolean;
@@ -80,5 +106,6 @@ export const COMMANDS = {
   owners: 'crossnav.owners',
   webUrl: 'crossnav.webUrl',
   search: 'crossnav.search',
+  find: 'crossnav.find',
   reindex: 'crossnav.reindex',
 } as const;

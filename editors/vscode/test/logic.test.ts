@@ -2,12 +2,20 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   effectiveCrossOnly,
+  escapeIcons,
   expandPath,
+  FIND_TITLE,
+  findErrorText,
+  findHitRow,
+  findSnippet,
+  findView,
   formatAge,
   INSTALL_HINT,
+  markColumn,
   oldestIndexedAt,
   ownersLines,
   ownersMessage,
+  ownersText,
   pythonImportError,
   repoLine,
   resolveServerCommand,
@@ -16,7 +24,7 @@ import {
   which,
   type FileProbe,
 } from '../src/logic';
-import type { OwnersResult, RepoStatus, SearchHit, StatusResult } from '../src/protocol';
+import type { FindHit, FindResult, OwnersResult, RepoStatus, SearchHit, StatusResult } from '../src/protocol';
 
 /** A fake file system: `files` exist, `exec` are executable. */
 function probe(files: string[], exec: string[] = files): FileProbe {
@@ -216,5 +224,112 @@ describe('ownersLines', () => {
     assert.equal(same[0].owners, 'no owners recorded');
     assert.equal(same[0].rule, 'no ownership file matches');
     assert.equal(same[0].source, undefined);
+  });
+});
+
+function findHit(repo: string, path: string, line: number, text: string, col: number, end: number, extra: Partial<FindHit> = {}): FindHit {
+  return {
+    repo, path, uri: `file:///org/${repo}/${path}`, line, text,
+    range: { start: { line, character: col }, end: { line, character: end } },
+    owner: '@acme/finance', owners: ['@acme/finance', '@acme/backend'], ...extra,
+  };
+}
+
+describe('findView', () => {
+  const answer: FindResult = {
+    results: [
+      findHit('ledger', 'ledger/core.py', 19, '    d1 = pol.compute_delay(attempt)', 13, 26),
+      findHit('payments', 'src/payments/retry/policy.py', 25, 'def compute_delay(attempt):', 4, 17, { owner: null, owners: [] }),
+      findHit('ledger', 'ledger/fees.py', 5, '    return compute_delay(attempt)', 11, 24),
+    ],
+    more: false,
+  };
+
+  it('groups results by repo under separators, in the order of each repo\'s first result', () => {
+    const view = findView(answer, 'compute_delay');
+    assert.deepEqual(view.rows.map((r) => [r.type, r.label]), [
+      ['separator', 'ledger · 2 results'],
+      ['hit', 'ledger/core.py:20'],
+      ['hit', 'ledger/fees.py:6'],
+      ['separator', 'payments · 1 result'],
+      ['hit', 'src/payments/retry/policy.py:26'],
+    ]);
+    assert.equal(view.title, `${FIND_TITLE} — 3 results in 2 repos`);
+    assert.equal(view.error, undefined);
+  });
+
+  it('shows path:line, the matching line and the owners, and opens at the match range', () => {
+    const row = findHitRow(answer.results[0]);
+    assert.deepEqual(row, {
+      type: 'hit',
+      label: 'ledger/core.py:20',
+      description: 'd1 = pol.compute_delay(attempt)',
+      detail: '$(person) @acme/finance, @acme/backend',
+      repo: 'ledger',
+      uri: 'file:///org/ledger/ledger/core.py',
+      line: 19, character: 13, endLine: 19, endCharacter: 26,
+    });
+    assert.equal(findHitRow(answer.results[1]).detail, '$(person) no owners recorded');
+  });
+
+  it('adds the kind icon, qualified name and uses for type:symbol results', () => {
+    const row = findHitRow(findHit('payments', 'p.py', 3, 'class Backoff:', 6, 13,
+      { kind: 'class', name: 'Backoff', qualname: 'payments.retry.policy.Backoff', uses: 4 }));
+    assert.equal(row.label, '$(symbol-class) p.py:4');
+    assert.equal(row.detail, '$(person) @acme/finance, @acme/backend · payments.retry.policy.Backoff · 4 uses');
+  });
+
+  it('ends with a "more results" row when the server stopped at the limit', () => {
+    const view = findView({ ...answer, more: true }, 'compute_delay');
+    const last = view.rows[view.rows.length - 1];
+    assert.equal(last.type, 'more');
+    assert.match(last.label, /more results — narrow the query/);
+    assert.equal(view.rows[view.rows.length - 2].type, 'separator');
+    assert.equal(view.title, `${FIND_TITLE} — first 3 results in 2 repos`);
+  });
+
+  it('turns a bad query into an error row and title with the column, without results', () => {
+    const view = findView({ results: [], more: false, error: 'invalid regular expression: missing )', column: 11 }, 'foo repo:(');
+    assert.equal(view.error, 'column 11: invalid regular expression: missing )');
+    assert.equal(view.title, `${FIND_TITLE} — column 11: invalid regular expression: missing )`);
+    assert.deepEqual(view.rows, [{ type: 'message', label: '$(error) column 11: invalid regular expression: missing )', detail: 'foo repo:(‸' }]);
+  });
+
+  it('reports an unusable index without a column, and no matches as a message row', () => {
+    const bad = findView({ results: [], more: false, error: 'no index at /x.db' }, 'retry');
+    assert.equal(bad.error, 'no index at /x.db');
+    assert.equal(bad.rows[0].label, '$(error) no index at /x.db');
+    const none = findView({ results: [], more: false }, ' nothing ');
+    assert.deepEqual(none.rows, [{ type: 'message', label: 'No code matches "nothing"' }]);
+    assert.equal(findView(null, 'x').rows[0].type, 'message');
+  });
+});
+
+describe('code search text helpers', () => {
+  it('escapes codicon syntax in source text', () => {
+    assert.equal(escapeIcons('echo $(date) \\$(x)'), 'echo \\$(date) \\$(x)');
+    assert.equal(findHitRow(findHit('r', 'a.sh', 0, 'x=$(pwd)', 2, 8)).description, 'x=\\$(pwd)');
+  });
+
+  it('drops indentation, keeps a far-right match visible and caps the width', () => {
+    assert.equal(findSnippet('\t\treturn x', 3), 'return x');
+    const long = `${'a'.repeat(200)}NEEDLE${'b'.repeat(300)}`;
+    const snip = findSnippet(long, 200);
+    assert.ok(snip.startsWith('…') && snip.includes('NEEDLE') && snip.length <= 162, snip);
+    assert.equal(findSnippet('x'.repeat(10), 0, 8), `${'x'.repeat(7)}…`);
+  });
+
+  it('lists at most three owners', () => {
+    assert.equal(ownersText(['@a', '@b', '@c', '@d', '@e']), '@a, @b, @c +2');
+    assert.equal(ownersText([], '@solo'), '@solo');
+    assert.equal(ownersText(undefined, null), 'no owners recorded');
+  });
+
+  it('formats the error column and marks it in the query', () => {
+    assert.equal(findErrorText('unbalanced )', 5), 'column 5: unbalanced )');
+    assert.equal(findErrorText('boom', null), 'boom');
+    assert.equal(markColumn('a AND', 3), 'a ‸AND');
+    assert.equal(markColumn('ab', 99), 'ab‸');
+    assert.equal(markColumn('ab', undefined), 'ab');
   });
 });

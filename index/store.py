@@ -17,6 +17,12 @@ class IndexError_(Exception):
     """A problem with the index file the user can act on; the message says what to do."""
 
 
+def default_cache_dir() -> Path:
+    """`$XDG_CACHE_HOME/crossnav` (~/.cache/crossnav): the default index and files read from it."""
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(cache) / "crossnav"
+
+
 def default_db_path() -> Path:
     """`$CROSSNAV_DB`, else `$XDG_CACHE_HOME/crossnav/index.db` (~/.cache by default)."""
     env = os.environ.get("CROSSNAV_DB")

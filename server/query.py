@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from crossnav.index import content
 from crossnav.index.resolve import SqlResolver
-from crossnav.index.store import open_reader
+from crossnav.index.store import default_cache_dir, open_reader
 
 MEMBER_KINDS = {"method", "attribute", "property"}
 
@@ -50,8 +51,10 @@ class Loc:
 
 
 class Index:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, files_dir: Path | None = None):
         self.path = Path(path)
+        # where files of repos not cloned on this machine are written, read-only, from the index
+        self.files_dir = Path(files_dir) if files_dir else default_cache_dir() / "files"
         self._local = threading.local()
         self._lock = threading.Lock()
         self._version = None
@@ -112,7 +115,14 @@ class Index:
         return next((r for r in self.repos() if r.name == name), None)
 
     def repo_for_path(self, path: str) -> tuple[RepoRow, str] | None:
-        """The indexed repo holding this absolute path (deepest root wins), and the repo-relative path."""
+        """The indexed repo holding this absolute path (deepest root wins), and the repo-relative path;
+        also for copies materialised from the index (`files_dir/<repo>/<commit>/<path>`)."""
+        files_root = str(self.files_dir).rstrip("/") + "/"
+        if path.startswith(files_root):
+            name, _, rest = path[len(files_root):].partition("/")
+            _, _, rel = rest.partition("/")
+            repo = self.repo_by_name(name)
+            return (repo, rel) if repo is not None and rel else None
         best = None
         real = os.path.realpath(path)
         for r in self.repos():
@@ -121,6 +131,32 @@ class Index:
                 if p.startswith(root) and (best is None or len(r.root) > len(best[0].root)):
                     best = (r, p[len(root):])
         return best
+
+    def local_path(self, loc: Loc) -> str:
+        """A path the editor can open for a location: the clone when it is on this machine, else a
+        read-only copy of the indexed text under files_dir/<repo>/<commit>/ (written once)."""
+        path = loc.abspath
+        if os.path.exists(path):
+            return path
+        repo = self.repo_by_name(loc.repo)
+        if repo is None:
+            return path
+        target = self.files_dir / repo.name / (repo.head or "HEAD")[:12] / loc.path
+        if target.exists():
+            return str(target)
+        try:
+            rows = self.q("""SELECT c.text FROM files f JOIN content c ON c.blob = f.blob
+                             WHERE f.repo_id = ? AND f.path = ?""", (repo.id, loc.path))
+        except sqlite3.OperationalError:  # an index written before file texts were stored
+            rows = []
+        if not rows:
+            return path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}")
+        tmp.write_text(content.unpack(rows[0][0]), encoding="utf-8", errors="surrogateescape")
+        tmp.chmod(0o444)
+        os.replace(tmp, target)
+        return str(target)
 
     @lru_cache(maxsize=4096)
     def file_row(self, repo_id: int, path: str):

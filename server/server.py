@@ -265,10 +265,11 @@ class CrossnavServer(LanguageServer):
     # ---- LSP conversion -----------------------------------------------------------------
     def to_lsp(self, loc: Loc) -> types.Location:
         enc = self.workspace.position_encoding if self._workspace_ready() else types.PositionEncodingKind.Utf16
-        text = "" if loc.ascii else _line_text(loc.abspath, loc.line)
+        path = self.index.local_path(loc) if self.index is not None else loc.abspath
+        text = "" if loc.ascii else _line_text(path, loc.line)
         start = _units(text, loc.col, enc)
         end = _units(text, loc.end_col, enc) if loc.end_line == loc.line else loc.end_col
-        return types.Location(uri=from_fs_path(loc.abspath),
+        return types.Location(uri=from_fs_path(path),
                               range=types.Range(start=types.Position(line=loc.line, character=start),
                                                 end=types.Position(line=loc.end_line, character=end)))
 
@@ -279,10 +280,10 @@ class CrossnavServer(LanguageServer):
         out = []
         files: dict[str, tuple] = {}
         for loc in locs:
-            path = loc.abspath
-            entry = files.get(path)
+            entry = files.get(loc.abspath)
             if entry is None:
-                entry = files[path] = (from_fs_path(path), () if loc.ascii else _lines_of(path))
+                path = self.index.local_path(loc) if self.index is not None else loc.abspath
+                entry = files[loc.abspath] = (from_fs_path(path), () if loc.ascii else _lines_of(path))
             uri, lines = entry
             text = lines[loc.line] if 0 <= loc.line < len(lines) else ""
             start = loc.col if loc.ascii else _units(text, loc.col, enc)

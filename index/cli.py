@@ -153,17 +153,97 @@ def cmd_status(args) -> int:
     except IndexError_ as e:
         err.print(f"[red]error:[/] {e}")
         return 2
+    from .freshness import current_head, relation
     out = Console()
     table = Table(title=f"crossnav index {db_path}")
-    for col in ("repo", "files", "lines", "head", "indexed at", "packages", "skipped"):
+    for col in ("repo", "files", "lines", "head", "indexed at", "age", "checkout", "local", "packages", "skipped"):
         table.add_column(col)
     for r in conn.execute("""SELECT r.*, (SELECT group_concat(package, ' ') FROM packages p WHERE p.repo_id = r.id) AS pkgs,
                              (SELECT count(*) FROM skipped s WHERE s.repo_id = r.id) AS nskipped FROM repos r ORDER BY name"""):
+        local = current_head(r["root"])
+        state = relation(r["root"], r["head"], local)
+        style = {"same": "green", "ahead": "yellow", "behind": "yellow", "diverged": "red"}.get(state, "dim")
         table.add_row(r["name"], str(r["files"]), f"{r['lines']:,}", (r["head"] or "")[:10], r["indexed_at"] or "",
+                      _age(r["indexed_at"]), f"[{style}]{state}[/]", (local or "")[:10] if state != "same" else "",
                       r["pkgs"] or "", str(r["nskipped"]))
     out.print(table)
     n = conn.execute("SELECT (SELECT count(*) FROM defs), (SELECT count(*) FROM refs)").fetchone()
     out.print(f"{n[0]:,} definitions, {n[1]:,} references")
+    return 0
+
+
+def _age(iso: str | None) -> str:
+    """`3 d`, `5 h`, `12 min`, `now` since an ISO timestamp."""
+    from datetime import datetime, timezone
+    if not iso:
+        return ""
+    try:
+        secs = (datetime.now(timezone.utc) - datetime.fromisoformat(iso)).total_seconds()
+    except ValueError:
+        return ""
+    for unit, n in (("d", 86400), ("h", 3600), ("min", 60)):
+        if secs >= n:
+            return f"{int(secs // n)} {unit}"
+    return "now"
+
+
+# ---------------------------------------------------------------------------- crossnav sync / url
+
+def cmd_sync(args) -> int:
+    """Fetch a published index (URL or path) into the local index file, atomically."""
+    from .sync import SyncError, sync
+    db_path = Path(args.db).expanduser() if args.db else default_db_path()
+    try:
+        res = sync(args.source, db_path, force=args.force)
+    except SyncError as e:
+        err.print(f"[red]error:[/] {e}", highlight=False)
+        return 2
+    except KeyboardInterrupt:
+        err.print("interrupted; the local index is unchanged")
+        return 130
+    if res.status == "up-to-date":
+        if not args.quiet:
+            print(f"{db_path}: up to date with {args.source}")
+    elif not args.quiet:
+        print(f"{db_path}: updated from {args.source} ({res.repos} repos, {_size(res.size)}, {res.seconds:.1f}s)")
+    return 0
+
+
+def cmd_url(args) -> int:
+    """The code-host URL of a local file at a line (PATH, PATH:LINE or PATH:START-END, 1-based)."""
+    import os
+    import re
+
+    from .freshness import disk_blob
+    from .ownership import blob_url
+    m = re.fullmatch(r"(.+?)(?::(\d+)(?:[-:](\d+))?)?", args.location)
+    path, line, end = m.group(1), int(m.group(2)) if m.group(2) else None, int(m.group(3)) if m.group(3) else None
+    db_path = Path(args.db).expanduser() if args.db else default_db_path()
+    try:
+        conn = open_reader(db_path)
+    except IndexError_ as e:
+        err.print(f"[red]error:[/] {e}")
+        return 2
+    absolute = os.path.abspath(os.path.expanduser(path))
+    best = None
+    for r in conn.execute("SELECT id, name, root, web_url, head, branch FROM repos"):
+        root = r["root"].rstrip("/") + "/"
+        for p in (absolute, os.path.realpath(absolute)):
+            if p.startswith(root) and (best is None or len(root) > len(best[0]["root"]) + 1):
+                best = (r, p[len(root):])
+    if best is None:
+        err.print(f"[red]error:[/] {path} is not inside an indexed repo (see `crossnav status`)")
+        return 2
+    repo, rel = best
+    url = blob_url(repo["web_url"], repo["head"] or repo["branch"] or "HEAD", rel, line, end)
+    if url is None:
+        err.print(f"[red]error:[/] {repo['name']} has no known code host (no remote when it was indexed)")
+        return 2
+    row = conn.execute("SELECT blob FROM files WHERE repo_id = ? AND path = ?", (repo["id"], rel)).fetchone()
+    if row is not None and os.path.exists(absolute) and disk_blob(absolute) != row["blob"] and line:
+        err.print(f"[yellow]note:[/] {rel} changed since it was indexed at {(repo['head'] or '?')[:10]}; "
+                  "the line may differ on the code host", highlight=False)
+    print(url)
     return 0
 
 
@@ -255,6 +335,160 @@ def _grep_line(r, color: bool) -> str:
     return f"{head} {text}"
 
 
+# ---------------------------------------------------------------------------- shards: index --shard, merge
+
+def cmd_index_select(args) -> int:
+    """`crossnav index` with --include/--exclude (repo-name globs) and --shard OUT.db (one repo into a
+    standalone index, e.g. in that repo's CI): choose the repos, then run cmd_index on them."""
+    import sqlite3
+
+    from .merge import selected
+    from .repos import RepoError, discover
+
+    include, exclude = args.include or [], args.exclude or []
+    if not (include or exclude or args.shard):
+        return cmd_index(args)
+    if args.shard and args.db:
+        err.print("[red]error:[/] --shard OUT.db is the index file to write; pass --shard or --db, not both")
+        return 2
+    paths: list[Path] = [Path(p) for p in args.repos]
+    try:
+        for root in args.discover or []:
+            found = discover(Path(root).expanduser())
+            if not found:
+                err.print(f"[yellow]no git repositories found under {root}[/]")
+            paths.extend(found)
+    except RepoError as e:
+        err.print(f"[red]error:[/] {e}")
+        return 2
+
+    def name_of(p: Path) -> str:   # what open_repo will call it
+        return args.name or p.expanduser().resolve().name
+
+    kept = [p for p in paths if selected(name_of(p), include, exclude)]
+    dropped = sorted(name_of(p) for p in paths if p not in kept)
+    if paths and not kept:
+        err.print(f"[red]error:[/] every repository was left out by --include/--exclude ({', '.join(dropped)}); "
+                  "nothing to index", highlight=False)
+        return 2
+    if dropped:
+        err.print(f"not indexed (--include/--exclude): {', '.join(dropped)}", highlight=False)
+    args.repos, args.discover = [str(p) for p in kept], None
+    if not args.shard:
+        return cmd_index(args)
+
+    out = Path(args.shard).expanduser()
+    if len(kept) != 1:
+        names = ", ".join(sorted(name_of(p) for p in kept)) or "none"
+        err.print(f"[red]error:[/] --shard indexes exactly one repository (got {len(kept)}: {names}); "
+                  "pass one REPO_DIR, or narrow --discover with --include", highlight=False)
+        return 2
+    if out.exists():   # an earlier shard of the same repo is updated incrementally (a CI cache makes it fast)
+        try:
+            c = sqlite3.connect(f"{out.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                others = [r[0] for r in c.execute("SELECT name FROM repos") if r[0] != name_of(kept[0])]
+            finally:
+                c.close()
+        except sqlite3.Error:
+            others = []    # not an index: cmd_index reports it
+        if others:
+            err.print(f"[red]error:[/] {out} already holds other repositories ({', '.join(others)}); a shard holds "
+                      "one repository: pass a new file to --shard", highlight=False)
+            return 2
+    args.db = str(out)
+    rc = cmd_index(args)
+    if rc == 0:
+        import gc
+        gc.collect()   # cmd_index's connection, so that the journal mode can change
+        try:   # one self-contained file (no -wal) to upload as a CI artifact
+            c = sqlite3.connect(str(out))
+            c.execute("PRAGMA journal_mode=DELETE")
+            c.close()
+        except sqlite3.Error:
+            pass
+    return rc
+
+
+def cmd_merge(args) -> int:
+    """Merge shards into the org index: validate all, then one transaction per repo, then one derived rebuild."""
+    import sqlite3
+
+    from .merge import Merger, MergeError, read_shards
+
+    db_path = Path(args.db).expanduser() if args.db else default_db_path()
+    t0 = time.perf_counter()
+    try:
+        candidates = read_shards([Path(s) for s in args.shards], db_path)   # before the org index is opened
+    except MergeError as e:
+        err.print(f"[red]error:[/] {e}", highlight=False)
+        return 2
+    try:
+        db = open_writer(db_path)
+    except IndexError_ as e:
+        err.print(f"[red]error:[/] {e}")
+        return 2
+    quiet = args.quiet or not err.is_terminal
+    progress = Progress(TextColumn("[bold]merging {task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=err, transient=True, disable=quiet)
+    merger = Merger(db, db_path)
+    plan = merger.plan(candidates, args.include or [], args.exclude or [], force=args.force)
+    task = progress.add_task("", total=len(plan.todo))
+    merger.progress = lambda event, name: progress.update(task, description=name)
+    results, failure, interrupted = [], None, False
+    try:
+        with progress:
+            for res in merger.merge(plan):
+                results.append(res)
+                progress.advance(task)
+                if quiet and not args.quiet:
+                    err.print(f"merged {res.name} from {res.shard}: {res.files} files ({res.seconds:.1f}s)", highlight=False)
+        merger.finish()
+    except KeyboardInterrupt:
+        interrupted = True
+    except sqlite3.Error as e:
+        failure = e
+    finally:
+        merger.restore_indexes()
+        if failure is not None and results:
+            try:   # the repos merged before the failure are kept: make the cross-repo tables match them
+                merger.finish()
+            except sqlite3.Error:
+                pass
+    _merge_summary(results + plan.skipped, len(args.shards), time.perf_counter() - t0, db_path)
+    if failure is not None:
+        done = ", ".join(r.name for r in results) or "none"
+        err.print(f"[red]error:[/] merge failed ({failure}); repos merged before it are saved ({done}), "
+                  "the rest keep their previous state", highlight=False)
+        return 2
+    if interrupted:
+        done = ", ".join(r.name for r in results) or "none"
+        err.print(f"[yellow]interrupted[/]: repos merged before the interrupt are saved ({done}); "
+                  "the rest keep their previous state. Run the same command again to finish.", highlight=False)
+        return 130
+    return 0
+
+
+def _merge_summary(results, nshards: int, elapsed: float, db_path: Path):
+    out = Console(soft_wrap=True)
+    table = Table(title="crossnav merge")
+    for col in ("repo", "result", "commit", "indexed at", "files", "definitions", "references", "new texts", "time", "shard"):
+        table.add_column(col, justify="right" if col in ("files", "definitions", "references", "new texts", "time") else "left")
+    for r in results:
+        merged = r.merged
+        table.add_row(r.name, r.action if merged else f"skipped: {r.action}", (r.head or "")[:10], r.indexed_at or "",
+                      str(r.files) if merged else "", f"{r.defs:,}" if merged else "", f"{r.refs:,}" if merged else "",
+                      str(r.texts) if merged else "", f"{r.seconds:.1f}s" if merged else "", r.shard.name)
+    out.print(table)
+    merged = [r for r in results if r.merged]
+    size = db_path.stat().st_size if db_path.exists() else 0
+    out.print(f"{len(merged)} repos merged, {len(results) - len(merged)} skipped, from {nshards} shard(s) "
+              f"in {elapsed:.1f}s; database {db_path} ({_size(size)})", highlight=False)
+    for r in results:
+        if not r.merged and r.action != "excluded":
+            out.print(f"  {r.name} ({r.shard}): {r.note}", highlight=False)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="crossnav", description="Code navigation across repositories.")
     p.add_argument("--version", action="version", version=f"crossnav {crossnav_version()}")
@@ -271,7 +505,22 @@ def build_parser() -> argparse.ArgumentParser:
     pi.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     pi.add_argument("-v", "--verbose", action="store_true", help="list every warning")
     pi.add_argument("--force-resolve", action="store_true", help=argparse.SUPPRESS)
-    pi.set_defaults(func=cmd_index)
+    pi.add_argument("--shard", metavar="OUT.db", help="index exactly one repository into a standalone index "
+                    "(a shard, e.g. built in that repo's CI) for `crossnav merge`")
+    pi.add_argument("--include", action="append", metavar="GLOB", help="only repos whose name matches (repeatable)")
+    pi.add_argument("--exclude", action="append", metavar="GLOB", help="leave out repos whose name matches (repeatable)")
+    pi.set_defaults(func=cmd_index_select)
+
+    pm = sub.add_parser("merge", help="merge shards (crossnav index --shard) into the org index",
+                        description="Each repo of each shard replaces that repo in the --db index in one transaction; "
+                        "a shard older than the index's copy of its repo is skipped unless --force.")
+    pm.add_argument("shards", nargs="+", metavar="SHARD", help="shard files (any crossnav index; every repo in it is merged)")
+    pm.add_argument("--db", help=f"the org index to update (default: $CROSSNAV_DB or {default_db_path()})")
+    pm.add_argument("--include", action="append", metavar="GLOB", help="only repos whose name matches (repeatable)")
+    pm.add_argument("--exclude", action="append", metavar="GLOB", help="leave out repos whose name matches (repeatable)")
+    pm.add_argument("--force", action="store_true", help="merge shards even if older than the index's copy")
+    pm.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    pm.set_defaults(func=cmd_merge)
 
     ps = sub.add_parser("serve", help="run the language server (stdio by default)")
     ps.add_argument("--db", help="index file (default: $CROSSNAV_DB, initializationOptions.db, or the default path)")
@@ -287,6 +536,21 @@ def build_parser() -> argparse.ArgumentParser:
     pst = sub.add_parser("status", help="show the repos in the index")
     pst.add_argument("--db", help="index file")
     pst.set_defaults(func=cmd_status)
+
+    psy = sub.add_parser("sync", help="fetch a published index (URL or path) into the local index file",
+                         description="Download SOURCE (http(s) URL with ETag/If-Modified-Since, file:// URL or a path "
+                         "on a shared drive; .gz is decompressed) next to the index, check it, and move it into place "
+                         "atomically. A running `crossnav serve` switches to it on its next request.")
+    psy.add_argument("source", metavar="SOURCE", help="URL or path of the published index")
+    psy.add_argument("--db", help=f"local index file to replace (default: $CROSSNAV_DB or {default_db_path()})")
+    psy.add_argument("--force", action="store_true", help="fetch even if the source looks unchanged")
+    psy.add_argument("-q", "--quiet", action="store_true", help="print nothing unless there is an error")
+    psy.set_defaults(func=cmd_sync)
+
+    pu = sub.add_parser("url", help="print the code-host URL of a local file at a line (PATH:LINE)")
+    pu.add_argument("location", metavar="PATH[:LINE[-END]]", help="a file in an indexed repo, optionally a 1-based line or range")
+    pu.add_argument("--db", help="index file")
+    pu.set_defaults(func=cmd_url)
 
     psr = sub.add_parser("search", help="search code across the indexed repos (content or symbols)",
                          description="Query syntax: terms and \"phrases\" (literal, smart case), /regex/, "

@@ -102,26 +102,28 @@ def _host_kind(web_url: str) -> str:
     return "github"  # GitHub's /blob/ shape is what most generic forges accept
 
 
-def blob_url(web_url: str | None, ref: str, path: str, line: int | None = None) -> str | None:
-    """Link to `path` (optionally a 1-based line) at `ref`, in the URL shape of the hosting forge."""
+def blob_url(web_url: str | None, ref: str, path: str, line: int | None = None, end_line: int | None = None) -> str | None:
+    """Link to `path` (optionally a 1-based line, or lines line..end_line) at `ref`, in the URL shape
+    of the hosting forge."""
     if not web_url:
         return None
     web = web_url.rstrip("/")
     p = quote(path.lstrip("/"), safe="/")
     r = quote(ref, safe="/")
     has_line = bool(line) and line > 0
+    end = end_line if has_line and end_line and end_line > line else None
     kind = _host_kind(web)
     if kind == "gitlab":
-        return f"{web}/-/blob/{r}/{p}" + (f"#L{line}" if has_line else "")
+        return f"{web}/-/blob/{r}/{p}" + (f"#L{line}" + (f"-{end}" if end else "") if has_line else "")
     if kind == "bitbucket":
-        return f"{web}/src/{r}/{p}" + (f"#lines-{line}" if has_line else "")
+        return f"{web}/src/{r}/{p}" + (f"#lines-{line}" + (f":{end}" if end else "") if has_line else "")
     if kind == "bitbucket-server":
-        return f"{web}/browse/{p}?at={quote(ref, safe='')}" + (f"#{line}" if has_line else "")
+        return f"{web}/browse/{p}?at={quote(ref, safe='')}" + (f"#{line}" + (f"-{end}" if end else "") if has_line else "")
     if kind == "gitea":
         # Gitea resolves /src/commit/ for shas and HEAD; branch names need /src/branch/.
         where = "commit" if ref == "HEAD" or re.fullmatch(r"[0-9a-fA-F]{7,64}", ref) else "branch"
-        return f"{web}/src/{where}/{r}/{p}" + (f"#L{line}" if has_line else "")
-    return f"{web}/blob/{r}/{p}" + (f"#L{line}" if has_line else "")
+        return f"{web}/src/{where}/{r}/{p}" + (f"#L{line}" + (f"-L{end}" if end else "") if has_line else "")
+    return f"{web}/blob/{r}/{p}" + (f"#L{line}" + (f"-L{end}" if end else "") if has_line else "")
 
 
 # --------------------------------------------------------------------------- gitignore-style patterns

@@ -6,40 +6,17 @@ from __future__ import annotations
 import os
 import sys
 from datetime import datetime, timezone
-from pathlib import Path
 
 from lsprotocol import types
 from pygls.uris import from_fs_path, to_fs_path
 
-from crossnav.index import ownership
+from crossnav.index import freshness, ownership
 
 from .query import Loc
 from .server import CrossnavServer, _units, server
 
 
-def _current_head(root: str) -> str | None:
-    """The work tree's HEAD commit read from .git files (no git process: status runs often)."""
-    git = Path(root) / ".git"
-    try:
-        if git.is_file():  # worktree / submodule: "gitdir: <path>"
-            git = (Path(root) / git.read_text().split(":", 1)[1].strip()).resolve()
-        head = (git / "HEAD").read_text().strip()
-        if not head.startswith("ref: "):
-            return head
-        ref = head[5:]
-        ref_file = git / ref
-        if ref_file.exists():
-            return ref_file.read_text().strip()
-        common = git / "commondir"
-        base = (git / common.read_text().strip()).resolve() if common.exists() else git
-        if (base / ref).exists():
-            return (base / ref).read_text().strip()
-        for line in (base / "packed-refs").read_text().splitlines():
-            if line.endswith(" " + ref):
-                return line.split()[0]
-    except (OSError, IndexError):
-        return None
-    return None
+_current_head = freshness.current_head   # (kept for callers of the old name)
 
 
 def _arg(args, key, default=None):
@@ -60,7 +37,9 @@ def status(ls: CrossnavServer, *args):
     for r in ls.index.repos():
         head = _current_head(r.root)
         repos.append({"name": r.name, "root": r.root, "head": r.head, "branch": r.branch, "indexedAt": r.indexed_at,
-                      "currentHead": head, "stale": bool(head and r.head and head != r.head)})
+                      "currentHead": head, "stale": bool(head and r.head and head != r.head),
+                      "checkout": freshness.relation(r.root, r.head, head) if head else
+                      ("not cloned" if not os.path.isdir(r.root) else "unknown")})
     try:
         mtime = datetime.fromtimestamp(ls.db_path().stat().st_mtime, timezone.utc).isoformat(timespec="seconds")
     except OSError:
@@ -113,14 +92,17 @@ def _ownership_summary(repo, rel: str) -> dict:
 
 @server.command("crossnav.webUrl")
 def web_url(ls: CrossnavServer, *args):
-    """The code host URL of a file at a line (`Open in code host`), or None without a known remote."""
+    """The code host URL of a file at a line, or a line range with `endLine` (0-based, like `line`)
+    (`Open in code host`), or None without a known remote."""
     got = _file_arg(ls, args)
     if got is None:
         return None
     _, repo, rel = got
     line = _arg(args, "line")
+    end = _arg(args, "endLine")
     url = ownership.blob_url(repo.web_url, repo.head or repo.branch or "HEAD", rel,
-                             line + 1 if isinstance(line, int) else None)
+                             line + 1 if isinstance(line, int) else None,
+                             end + 1 if isinstance(end, int) and isinstance(line, int) and end > line else None)
     return {"url": url, "repo": repo.name, "path": rel}
 
 

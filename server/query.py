@@ -158,6 +158,14 @@ class Index:
         os.replace(tmp, target)
         return str(target)
 
+    def indexed_text(self, blob: str) -> str | None:
+        """The text of a file as it was indexed (code search stores it once per blob), or None."""
+        try:
+            rows = self.q("SELECT text FROM content WHERE blob = ?", (blob,))
+        except sqlite3.OperationalError:  # an index written before file texts were stored
+            return None
+        return content.unpack(rows[0][0]) if rows else None
+
     @lru_cache(maxsize=4096)
     def file_row(self, repo_id: int, path: str):
         rows = self.q("SELECT id, module, blob FROM files WHERE repo_id = ? AND path = ?", (repo_id, path))

@@ -23,7 +23,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 from pygls.uris import from_fs_path, to_fs_path
 
-from crossnav.index import ownership
+from crossnav.index import freshness, ownership
 from crossnav.index.python import extract, module_name_for
 from crossnav.index.repos import blob_id
 from crossnav.index.store import IndexError_, default_db_path
@@ -109,6 +109,8 @@ class CrossnavServer(LanguageServer):
         self.index_error: str | None = None
         self.inference: Inference | None = None
         self._ctx_cache: dict = {}
+        self._drift_told: set = set()    # (path, live blob) already logged as re-anchored
+        self._live_facts: dict = {}      # live blob -> extracted facts, for re-anchoring definitions
 
     # ---- index ------------------------------------------------------------------------
     def db_path(self) -> Path:
@@ -229,8 +231,111 @@ class CrossnavServer(LanguageServer):
         return (Found(None, name, None) if name else None), []
 
     def def_locations(self, qualname: str) -> list[Loc]:
-        return [Loc(r["repo"], r["root"], r["path"], r["name_line"], r["name_col"], r["name_line"], r["name_end_col"], bool(r["ascii"]))
+        locs = [Loc(r["repo"], r["root"], r["path"], r["name_line"], r["name_col"], r["name_line"], r["name_end_col"], bool(r["ascii"]))
                 for r in self.index.defs(qualname, limit=5)]
+        return self.reanchor(locs, qualname)
+
+    # ---- honest freshness: positions in files that changed since they were indexed ---------
+    def live_source(self, path: str) -> str | None:
+        """The text the user sees: the open buffer (unsaved edits included), else the file on disk."""
+        if self._workspace_ready():
+            doc = self.workspace.text_documents.get(from_fs_path(path))
+            if doc is not None:
+                return doc.source
+        try:
+            with open(path, "rb") as f:
+                return f.read().decode("utf-8", "surrogateescape")
+        except OSError:
+            return None
+
+    def drift(self, loc: Loc):
+        """(file row, live text) when the file at `loc` differs from the indexed blob (a newer checkout,
+        uncommitted or unsaved edits); None when it is what was indexed or is not on this machine."""
+        if self.index is None or not loc.repo:
+            return None
+        path = loc.abspath
+        repo = self.index.repo_by_name(loc.repo)
+        row = self.index.file_row(repo.id, loc.path) if repo is not None else None
+        if row is None or not row["blob"] or not os.path.exists(path):
+            return None
+        doc = self.workspace.text_documents.get(from_fs_path(path)) if self._workspace_ready() else None
+        if doc is not None:
+            live_blob = blob_id(doc.source.encode("utf-8", "surrogatepass"))
+        else:
+            live_blob = freshness.disk_blob(path)
+        if live_blob is None or live_blob == row["blob"]:
+            return None
+        text = self.live_source(path)
+        return (row, live_blob, text) if text is not None else None
+
+    def reanchor(self, locs: list[Loc], qualname: str | None = None) -> list[Loc]:
+        """Follow indexed positions into the live text of files that changed since indexing: a
+        definition by its qualified name in the live file (extracted like the indexer does), a use by
+        the diff of the indexed and live texts, else the name nearest the old line."""
+        if not locs or self.index is None:
+            return locs
+        out, seen = [], {}
+        for loc in locs:
+            key = loc.abspath
+            if key not in seen:
+                seen[key] = self.drift(loc)
+            d = seen[key]
+            if d is None:
+                out.append(loc)
+                continue
+            row, live_blob, text = d
+            moved = self._reanchor_one(loc, qualname, row, text)
+            out.append(moved or loc)
+            if (key, live_blob) not in self._drift_told:
+                self._drift_told.add((key, live_blob))
+                repo = self.index.repo_by_name(loc.repo)
+                sha = (repo.head or "?")[:10] if repo else "?"
+                msg = (f"position re-anchored: {loc.repo}/{loc.path} changed since indexed commit {sha}"
+                       if moved else f"position may be stale: {loc.repo}/{loc.path} changed since indexed commit {sha}")
+                log.info("%s", msg)
+                try:
+                    self.window_log_message(types.LogMessageParams(type=types.MessageType.Info, message=f"crossnav: {msg}"))
+                except Exception:  # noqa: BLE001 - no client to tell (tests, shutdown)
+                    pass
+        return out
+
+    def _reanchor_one(self, loc: Loc, qualname: str | None, row, text: str) -> Loc | None:
+        lines = text.split("\n")
+        ascii_ = text.isascii()
+        old = self.index.indexed_text(row["blob"])
+        old_lines = old.split("\n") if old is not None else None
+        name = None
+        if old_lines is not None and 0 <= loc.line < len(old_lines) and loc.end_line == loc.line:
+            name = old_lines[loc.line][loc.col:loc.end_col]
+        if not name or not name.isidentifier():
+            name = qualname.rpartition(".")[2] if qualname else None
+        map_line = freshness.map_line(old, text, loc.line) if old is not None else None
+        near = map_line if map_line is not None else loc.line
+        if qualname:  # a definition: the live file's own definition of that qualname
+            fkey = (row["module"], hash(text), len(text))
+            facts = self._live_facts.get(fkey)
+            if facts is None:
+                is_pkg = loc.path.endswith(("__init__.py", "__init__.pyi"))
+                try:
+                    facts = extract(text.encode("utf-8", "surrogateescape"), row["module"] or "", is_pkg)
+                except Exception:  # noqa: BLE001 - a file the parser cannot read: fall back to text search
+                    facts = None
+                if len(self._live_facts) > 32:
+                    self._live_facts.clear()
+                self._live_facts[fkey] = facts
+            if facts is not None:
+                cands = [d for d in facts.defs if d[0] == qualname]
+                if cands:
+                    d = min(cands, key=lambda d: abs(d[8] - near))
+                    return Loc(loc.repo, loc.root, loc.path, d[8], d[9], d[8], d[10], ascii_)
+        if not name:
+            return None
+        if map_line is not None and 0 <= map_line < len(lines) and lines[map_line][loc.col:loc.col + len(name)] == name:
+            return Loc(loc.repo, loc.root, loc.path, map_line, loc.col, map_line, loc.col + len(name), ascii_)
+        hit = freshness.find_name(lines, name, near, definition=bool(qualname))
+        if hit is None:
+            return None
+        return Loc(loc.repo, loc.root, loc.path, hit[0], hit[1], hit[0], hit[1] + len(name), ascii_)
 
     def kind_of(self, qualname: str) -> str | None:
         rows = self.index.defs(qualname, limit=1)
@@ -416,6 +521,7 @@ def references(ls: CrossnavServer, params: types.ReferenceParams):
         return None
     limit = ls.settings.max_references
     locs, truncated = ls.index.references(found.qualname, found.kind, limit)
+    locs = ls.reanchor(locs)
     if params.context.include_declaration:
         locs = defs + [loc for loc in locs if loc not in defs]
     locs = ls.filter_cross(ctx, locs)
@@ -489,9 +595,24 @@ def hover_text(ls: CrossnavServer, found: Found, loc: Loc) -> str:
         footer.append(f"Used in {n} place{'s' if n != 1 else ''} across {m} repo{'s' if m != 1 else ''}")
     if repo is not None:
         footer.append(f"Index: {(repo.head or 'no commit')[:10]}, indexed {_age(repo.indexed_at)}")
+        footer.extend(_freshness_notes(ls, repo, loc))
     if found.approximate:
         footer.append("_approximate: matched by name, not by import resolution_")
     return "\n\n".join(parts) + "\n\n---\n\n" + "  \n".join(footer)
+
+
+def _freshness_notes(ls: CrossnavServer, repo, loc: Loc) -> list[str]:
+    """Hover warnings when positions may drift: the checkout moved past the indexed commit, or the
+    target file differs from what was indexed (uncommitted or unsaved edits)."""
+    notes = []
+    local = freshness.current_head(repo.root) if os.path.isdir(repo.root) else None
+    if local and repo.head and local != repo.head:
+        rel = freshness.relation(repo.root, repo.head, local)
+        state = {"ahead": "is ahead of", "behind": "is behind", "diverged": "has diverged from"}.get(rel, "differs from")
+        notes.append(f"⚠ {repo.name} checkout {state} the index (indexed {repo.head[:10]}, local {local[:10]})")
+    if ls.drift(loc) is not None:
+        notes.append(f"⚠ {loc.path} changed since indexed (positions re-anchored in the live file)")
+    return notes
 
 
 @server.feature(types.WORKSPACE_SYMBOL)

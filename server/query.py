@@ -212,14 +212,14 @@ class Index:
                       EXISTS(SELECT 1 FROM packages p WHERE p.repo_id = r.id AND p.package = ?) AS provides
                FROM defs d JOIN files f ON f.id = d.file_id JOIN repos r ON r.id = d.repo_id
                WHERE d.qualname = ? ORDER BY provides DESC, d.kind IN ('class','function','method','module','property') DESC,
-               d.id LIMIT ?""", (top, qualname, limit))
+               r.name, f.path, d.id LIMIT ?""", (top, qualname, limit))
 
     def defs_by_name(self, name: str, limit: int = 50) -> list[sqlite3.Row]:
         return self.q(
             """SELECT d.*, f.path, f.ascii, f.id AS fid, r.name AS repo, r.root, r.id AS rid, coalesce(u.refs, 0) AS uses
                FROM defs d JOIN files f ON f.id = d.file_id JOIN repos r ON r.id = d.repo_id
                LEFT JOIN usage u ON u.qualname = d.qualname
-               WHERE d.name = ? AND d.kind != 'parameter' ORDER BY uses DESC LIMIT ?""", (name, limit))
+               WHERE d.name = ? AND d.kind != 'parameter' ORDER BY uses DESC, r.name, f.path, d.name_line LIMIT ?""", (name, limit))
 
     def usage(self, qualname: str) -> tuple[int, int]:
         rows = self.q("SELECT refs, repos FROM usage WHERE qualname = ?", (qualname,))
@@ -290,7 +290,7 @@ class Index:
                       FROM (SELECT id FROM defs WHERE {where} AND kind NOT IN ('parameter', 'module') LIMIT {cap}) c
                       JOIN defs d ON d.id = c.id JOIN files f ON f.id = d.file_id JOIN repos r ON r.id = d.repo_id
                       LEFT JOIN usage u ON u.qualname = d.qualname
-                      ORDER BY {order} LIMIT ?"""
+                      ORDER BY {order}, r.name, f.path, d.name_line LIMIT ?"""
         rows: list = []
         seen: set = set()
 

@@ -240,15 +240,10 @@ def normal(answer):
 
 
 def comparable(answer):
-    """workspace/symbol ranks plain queries by (tier, uses) only (server/query.py `search`): equally ranked
-    symbols come in row-id order, i.e. the order repos happened to be written, which differs between two
-    single builds with the repos in another order just as between a build and a merge. Those lists are
-    compared as sets; every other answer in order."""
+    """Every answer compared in order: ties in ranking are broken by repo, path and line
+    (server/query.py), so the order rows happened to be written in does not show."""
     kind, *_, ans = answer
-    ans = normal(ans)
-    if kind == "workspace/symbol" and isinstance(ans, list):
-        return sorted(ans, key=lambda s: json.dumps(s, sort_keys=True))
-    return ans
+    return normal(ans)
 
 
 def questions(db: Path):

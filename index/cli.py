@@ -6,23 +6,44 @@ import argparse
 import sys
 import time
 from collections import Counter
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from .store import IndexError_, default_db_path, open_reader, open_writer
 
-err = Console(stderr=True, soft_wrap=True)  # one message = one line, also when piped (80-column default)
+class _Err:
+    """The stderr console, created on first use: `crossnav serve` never prints with rich, and an
+    editor waits for the server's start (rich's import is a tenth of a second). One message = one
+    line, also when piped."""
+    _console = None
+
+    def __getattr__(self, name):
+        if _Err._console is None:
+            from rich.console import Console
+            _Err._console = Console(stderr=True, soft_wrap=True)
+        return getattr(_Err._console, name)
+
+
+err = _Err()
 
 
 def crossnav_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
     try:
         return version("crossnav")
     except PackageNotFoundError:
         return "0+unknown"
+
+
+class _VersionAction(argparse.Action):
+    """`--version`, looked up only when asked (importlib.metadata is slow to import)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help="show the version"):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"crossnav {crossnav_version()}")
+        parser.exit()
 
 
 def _size(n: int) -> str:
@@ -34,6 +55,8 @@ def _size(n: int) -> str:
 
 
 def cmd_index(args) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from .indexer import Indexer
     from .repos import RepoError, discover, open_repo
 
@@ -116,6 +139,8 @@ def cmd_index(args) -> int:
 
 
 def _summary(results, elapsed, db_path: Path, verbose: bool):
+    from rich.console import Console
+    from rich.table import Table
     out = Console(soft_wrap=True)
     table = Table(title="crossnav index", show_lines=False)
     for col in ("repo", "files", "parsed", "unchanged", "removed", "definitions", "references", "skipped", "time"):
@@ -147,6 +172,8 @@ def _summary(results, elapsed, db_path: Path, verbose: bool):
 
 
 def cmd_status(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
     db_path = Path(args.db).expanduser() if args.db else default_db_path()
     try:
         conn = open_reader(db_path)
@@ -412,6 +439,7 @@ def cmd_index_select(args) -> int:
 
 def cmd_merge(args) -> int:
     """Merge shards into the org index: validate all, then one transaction per repo, then one derived rebuild."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     import sqlite3
 
     from .merge import Merger, MergeError, read_shards
@@ -470,6 +498,8 @@ def cmd_merge(args) -> int:
 
 
 def _merge_summary(results, nshards: int, elapsed: float, db_path: Path):
+    from rich.console import Console
+    from rich.table import Table
     out = Console(soft_wrap=True)
     table = Table(title="crossnav merge")
     for col in ("repo", "result", "commit", "indexed at", "files", "definitions", "references", "new texts", "time", "shard"):
@@ -491,7 +521,7 @@ def _merge_summary(results, nshards: int, elapsed: float, db_path: Path):
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="crossnav", description="Code navigation across repositories.")
-    p.add_argument("--version", action="version", version=f"crossnav {crossnav_version()}")
+    p.add_argument("--version", action=_VersionAction)
     sub = p.add_subparsers(dest="command", required=True)
 
     pi = sub.add_parser("index", help="index or update git repositories into the shared SQLite index")
@@ -530,7 +560,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "behind crossnav and merge its answers with crossnav's: one server entry for editors that ask only one")
     ps.add_argument("--log-file", help="write the server log here (default: stderr)")
     ps.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
-    ps.add_argument("--version", action="version", version=f"crossnav {crossnav_version()}")
+    ps.add_argument("--version", action=_VersionAction)
     ps.set_defaults(func=cmd_serve)
 
     pst = sub.add_parser("status", help="show the repos in the index")

@@ -168,7 +168,7 @@ class Index:
 
     @lru_cache(maxsize=4096)
     def file_row(self, repo_id: int, path: str):
-        rows = self.q("SELECT id, module, blob FROM files WHERE repo_id = ? AND path = ?", (repo_id, path))
+        rows = self.q("SELECT id, module, blob, size FROM files WHERE repo_id = ? AND path = ?", (repo_id, path))
         return rows[0] if rows else None
 
     def def_at(self, file_id: int, line: int, col: int):

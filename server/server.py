@@ -256,9 +256,15 @@ class CrossnavServer(LanguageServer):
         path = loc.abspath
         repo = self.index.repo_by_name(loc.repo)
         row = self.index.file_row(repo.id, loc.path) if repo is not None else None
-        if row is None or not row["blob"] or not os.path.exists(path):
+        if row is None or not row["blob"]:
+            return None
+        try:
+            st = os.stat(path)
+        except OSError:
             return None
         doc = self.workspace.text_documents.get(from_fs_path(path)) if self._workspace_ready() else None
+        if doc is None and st.st_size == row["size"] and st.st_mtime < _epoch(repo.indexed_at):
+            return None  # same size and untouched since it was indexed: no need to read and hash it
         if doc is not None:
             live_blob = blob_id(doc.source.encode("utf-8", "surrogatepass"))
         else:
@@ -451,6 +457,15 @@ def _units(text: str, col: int, enc) -> int:
     if enc == types.PositionEncodingKind.Utf32:
         return col
     return len(prefix.encode("utf-16-le")) // 2
+
+
+@lru_cache(maxsize=4096)
+def _epoch(iso: str | None) -> float:
+    """Seconds since the epoch of an ISO time (the repo's indexed_at); 0 when unknown (always hash)."""
+    try:
+        return datetime.fromisoformat(iso).timestamp() if iso else 0.0
+    except ValueError:
+        return 0.0
 
 
 def _age(iso: str | None) -> str:

@@ -112,6 +112,10 @@ def blob_url(web_url: str | None, ref: str, path: str, line: int | None = None, 
     r = quote(ref, safe="/")
     has_line = bool(line) and line > 0
     end = end_line if has_line and end_line and end_line > line else None
+    template = _url_template(web)
+    if template:
+        return template.format(web_url=web, ref=r, path=p, line=line if has_line else "",
+                               end_line=end or (line if has_line else ""))
     kind = _host_kind(web)
     if kind == "gitlab":
         return f"{web}/-/blob/{r}/{p}" + (f"#L{line}" + (f"-{end}" if end else "") if has_line else "")
@@ -124,6 +128,23 @@ def blob_url(web_url: str | None, ref: str, path: str, line: int | None = None, 
         where = "commit" if ref == "HEAD" or re.fullmatch(r"[0-9a-fA-F]{7,64}", ref) else "branch"
         return f"{web}/src/{where}/{r}/{p}" + (f"#L{line}" + (f"-L{end}" if end else "") if has_line else "")
     return f"{web}/blob/{r}/{p}" + (f"#L{line}" + (f"-L{end}" if end else "") if has_line else "")
+
+
+def _url_template(web: str) -> str | None:
+    """A company's own code host: `CROSSNAV_URL_TEMPLATE` (optionally `HOST=TEMPLATE;HOST=TEMPLATE` to
+    apply per host) with {web_url} {ref} {path} {line} {end_line}, e.g.
+    `code.corp.example={web_url}/files/{ref}/{path}?line={line}`. Known forges need none."""
+    spec = os.environ.get("CROSSNAV_URL_TEMPLATE", "").strip()
+    if not spec:
+        return None
+    if "{" in spec.split("=", 1)[0] or "=" not in spec.split("{", 1)[0]:
+        return spec  # one template for every host
+    host = urlsplit(web).hostname or ""
+    for part in spec.split(";"):
+        name, _, template = part.partition("=")
+        if name.strip() and name.strip().lower() == host.lower():
+            return template.strip()
+    return None
 
 
 # --------------------------------------------------------------------------- gitignore-style patterns

@@ -106,6 +106,20 @@ def web_url(ls: CrossnavServer, *args):
     return {"url": url, "repo": repo.name, "path": rel}
 
 
+@server.command("crossnav.openInCodeHost")
+async def open_in_code_host(ls: CrossnavServer, *args):
+    """Ask the editor to open the code host page of a file at a line (range): `window/showDocument`
+    with `external`, for clients without a plugin. Returns {url, opened}."""
+    answer = web_url(ls, *args)
+    if not answer or not answer.get("url"):
+        return {"url": None, "opened": False, "error": "no known code host for this repo (no git remote)"}
+    window = ls.client_capabilities.window if ls.client_capabilities else None
+    if not (window and window.show_document and window.show_document.support):
+        return {"url": answer["url"], "opened": False}
+    result = await ls.window_show_document_async(types.ShowDocumentParams(uri=answer["url"], external=True))
+    return {"url": answer["url"], "opened": bool(result and result.success)}
+
+
 @server.command("crossnav.search")
 def search(ls: CrossnavServer, *args):
     """Symbol search with qualified names and kinds, for pickers (workspace/symbol mixes in other servers)."""

@@ -330,6 +330,18 @@ async def test_workspace_symbol_case_and_substring(client: LanguageClient):
     assert list(result or []) == []
 
 
+async def test_open_in_code_host_asks_the_editor(client: LanguageClient):
+    uri, line, _ = where(client, *POLICY, "def compute_delay", "compute_delay")
+    answer = await client.workspace_execute_command_async(types.ExecuteCommandParams(
+        command="crossnav.openInCodeHost", arguments=[{"uri": uri, "line": line, "endLine": line + 2}]))
+    url = answer["url"]
+    assert url.startswith("https://github.com/acme/payments/blob/")
+    assert url.endswith(f"/src/payments/retry/policy.py#L{line + 1}-L{line + 3}")
+    # both presets support window/showDocument: the server asked the editor to open it externally
+    assert answer["opened"] is True
+    assert any(d.uri == url and d.external for d in client.shown_documents)
+
+
 async def test_workspace_symbol_accepts_search_filters(client: LanguageClient):
     result = await client.workspace_symbol_async(types.WorkspaceSymbolParams(query="repo:ledger Backoff"))
     assert [(s.name, s.container_name.split(" · ")[0]) for s in result] == [("PatientBackoff", "ledger")]

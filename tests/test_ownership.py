@@ -529,3 +529,13 @@ def test_result_is_json_roundtrippable(tmp_path):
 def test_missing_repo_root_warns(tmp_path):
     result = read_ownership(tmp_path / "nope")
     assert result["codeowners"] is None and result["warnings"]
+
+
+def test_url_template_for_a_company_code_host(monkeypatch):
+    web = "https://code.corp.example/payments"
+    monkeypatch.setenv("CROSSNAV_URL_TEMPLATE", "code.corp.example={web_url}/files/{ref}/{path}?lines={line}-{end_line}")
+    assert blob_url(web, "abc123", "src/a b.py", 7, 9) == "https://code.corp.example/payments/files/abc123/src/a%20b.py?lines=7-9"
+    # other hosts keep their own shapes
+    assert blob_url("https://github.com/acme/x", "main", "a.py", 3) == "https://github.com/acme/x/blob/main/a.py#L3"
+    monkeypatch.setenv("CROSSNAV_URL_TEMPLATE", "{web_url}/view/{path}@{ref}#{line}")
+    assert blob_url("https://github.com/acme/x", "main", "a.py", 3) == "https://github.com/acme/x/view/a.py@main#3"

@@ -50,9 +50,38 @@ class Loc:
         return os.path.join(self.root, self.path)
 
 
+def _norm_remote(remote: str | None) -> str | None:
+    """`git@github.com:acme/x.git` and `https://github.com/acme/x` name the same repo."""
+    if not remote:
+        return None
+    r = remote.strip().lower().removesuffix(".git").rstrip("/")
+    r = r.split("://", 1)[-1].split("@", 1)[-1]
+    return r.replace(":", "/", 1) if "/" in r else r
+
+
+def _git_remote(path: str) -> str | None:
+    """origin's URL from .git/config without running git (called for every clone under the roots)."""
+    try:
+        text = open(os.path.join(path, ".git", "config"), encoding="utf-8", errors="replace").read()
+    except OSError:
+        return None
+    section = None
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("["):
+            section = line
+        elif section == '[remote "origin"]' and line.replace(" ", "").startswith("url="):
+            return line.split("=", 1)[1].strip()
+    return None
+
+
 class Index:
-    def __init__(self, path: Path, files_dir: Path | None = None):
+    def __init__(self, path: Path, files_dir: Path | None = None, clone_roots: list[str] | None = None):
         self.path = Path(path)
+        # folders holding this machine's clones; an index built elsewhere (CI, a synced file) names
+        # other paths, so repos are found here by folder name or git remote
+        env = [p for p in os.environ.get("CROSSNAV_CLONE_ROOTS", "").split(os.pathsep) if p]
+        self.clone_roots = [os.path.expanduser(p) for p in (clone_roots or []) + env]
         # where files of repos not cloned on this machine are written, read-only, from the index
         self.files_dir = Path(files_dir) if files_dir else default_cache_dir() / "files"
         self._local = threading.local()
@@ -104,8 +133,32 @@ class Index:
     @lru_cache(maxsize=1)
     def _repos(self) -> tuple[RepoRow, ...]:
         rows = self.q("SELECT id, name, root, remote, web_url, head, branch, indexed_at, ownership FROM repos")
-        return tuple(RepoRow(r["id"], r["name"], r["root"], r["remote"], r["web_url"], r["head"], r["branch"],
-                             r["indexed_at"], json.loads(r["ownership"] or "{}")) for r in rows)
+        local = self._local_clones() if any(not os.path.isdir(r["root"]) for r in rows) else {}
+        out = []
+        for r in rows:
+            root = r["root"]
+            if not os.path.isdir(root):
+                root = local.get(("remote", _norm_remote(r["remote"]))) or local.get(("name", r["name"])) or root
+            out.append(RepoRow(r["id"], r["name"], root, r["remote"], r["web_url"], r["head"], r["branch"],
+                               r["indexed_at"], json.loads(r["ownership"] or "{}")))
+        return tuple(out)
+
+    def _local_clones(self) -> dict:
+        """Git work trees directly under the clone roots, keyed by remote and by folder name."""
+        found: dict = {}
+        for base in self.clone_roots:
+            try:
+                entries = sorted(os.scandir(base), key=lambda e: e.name)
+            except OSError:
+                continue
+            for e in entries:
+                if not (e.is_dir() and os.path.exists(os.path.join(e.path, ".git"))):
+                    continue
+                found.setdefault(("name", e.name), e.path)
+                remote = _git_remote(e.path)
+                if remote:
+                    found.setdefault(("remote", _norm_remote(remote)), e.path)
+        return found
 
     def repos(self) -> tuple[RepoRow, ...]:
         self._conn()
@@ -141,6 +194,8 @@ class Index:
         repo = self.repo_by_name(loc.repo)
         if repo is None:
             return path
+        if repo.root != loc.root and os.path.exists(os.path.join(repo.root, loc.path)):
+            return os.path.join(repo.root, loc.path)   # this machine's clone, found under the clone roots
         target = self.files_dir / repo.name / (repo.head or "HEAD")[:12] / loc.path
         if target.exists():
             return str(target)
@@ -187,9 +242,12 @@ class Index:
 
     def import_roots(self) -> list[str]:
         """Absolute import roots of every indexed repo (for jedi's sys.path)."""
+        roots = {r.id: r.root for r in self.repos()}   # this machine's clones, when found elsewhere
         out = []
-        for r in self.q("SELECT DISTINCT r.root, p.import_root FROM packages p JOIN repos r ON r.id = p.repo_id"):
-            out.append(os.path.join(r["root"], r["import_root"]) if r["import_root"] else r["root"])
+        for r in self.q("SELECT DISTINCT repo_id, import_root FROM packages"):
+            root = roots.get(r["repo_id"])
+            if root:
+                out.append(os.path.join(root, r["import_root"]) if r["import_root"] else root)
         return list(dict.fromkeys(out))
 
     def packages_of_repo(self, repo_id: int) -> list[str]:

@@ -48,6 +48,7 @@ class Settings:
     max_references: int = 1000
     max_symbols: int = 100
     jedi_budget: float = 2.0
+    clone_roots: list = None   # folders holding this machine's clones (also $CROSSNAV_CLONE_ROOTS)
 
 
 @dataclass
@@ -120,7 +121,7 @@ class CrossnavServer(LanguageServer):
         if self.index is not None:
             return self.index
         try:
-            self.index = Index(self.db_path())
+            self.index = Index(self.db_path(), clone_roots=self.settings.clone_roots)
             self.index_error = None
             log.info("reading index %s (%d repos)", self.db_path(), len(self.index.repos()))
         except IndexError_ as e:
@@ -253,8 +254,8 @@ class CrossnavServer(LanguageServer):
         uncommitted or unsaved edits); None when it is what was indexed or is not on this machine."""
         if self.index is None or not loc.repo:
             return None
-        path = loc.abspath
         repo = self.index.repo_by_name(loc.repo)
+        path = os.path.join(repo.root, loc.path) if repo is not None else loc.abspath  # this machine's clone
         row = self.index.file_row(repo.id, loc.path) if repo is not None else None
         if row is None or not row["blob"]:
             return None
@@ -413,7 +414,7 @@ class CrossnavServer(LanguageServer):
     def filter_cross(self, ctx: Context, locs: list[Loc]) -> list[Loc]:
         if not self.settings.cross_only or ctx.repo is None:
             return locs
-        return [loc for loc in locs if loc.root != ctx.repo.root]
+        return [loc for loc in locs if loc.repo != ctx.repo.name]
 
 
 def _module_guess(index, repo, rel):
@@ -490,6 +491,8 @@ def initialize(ls: CrossnavServer, params: types.InitializeParams):
     if isinstance(opts, dict):
         if opts.get("db"):
             ls.settings.db = str(opts["db"])
+        if isinstance(opts.get("cloneRoots"), list):
+            ls.settings.clone_roots = [str(p) for p in opts["cloneRoots"]]
         for key, attr, typ in (("crossOnly", "cross_only", bool), ("maxReferences", "max_references", int),
                                ("maxSymbols", "max_symbols", int), ("jediBudget", "jedi_budget", float)):
             if key in opts:

@@ -13,7 +13,7 @@ from pygls.uris import from_fs_path, to_fs_path
 from crossnav.index import freshness, ownership
 
 from .query import Loc
-from .server import CrossnavServer, _units, server
+from .server import FILTERS, CrossnavServer, _units, filtered_symbols, server
 
 
 _current_head = freshness.current_head   # (kept for callers of the old name)
@@ -128,6 +128,12 @@ def search(ls: CrossnavServer, *args):
     if not isinstance(query, str) or ls.open_index() is None:
         return []
     out = []
+    if FILTERS.search(query):  # `repo:payments kind:class Backoff`: the search filters, as in workspace/symbol
+        for r in filtered_symbols(ls, query):
+            loc = Loc(r.repo, r.root, r.path, r.line, r.col, r.line, r.end_col, r.ascii)
+            out.append({"name": r.name, "qualname": r.qualname, "kind": r.kind, "repo": r.repo, "path": r.path,
+                        "uses": r.uses or 0, **ls.to_lsp_many([loc])[0]})
+        return out
     for r in ls.index.search(query, int(limit) if isinstance(limit, int) else ls.settings.max_symbols):
         loc = Loc(r["repo"], r["root"], r["path"], r["name_line"], r["name_col"], r["name_line"], r["name_end_col"], bool(r["ascii"]))
         lsp = ls.to_lsp_many([loc])[0]

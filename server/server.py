@@ -638,7 +638,7 @@ def _freshness_notes(ls: CrossnavServer, repo, loc: Loc) -> list[str]:
 def workspace_symbol(ls: CrossnavServer, params: types.WorkspaceSymbolParams):
     if ls.open_index() is None:
         return []
-    if _FILTERS.search(params.query):
+    if FILTERS.search(params.query):
         return _filtered_symbols(ls, params.query)
     out = []
     for r in ls.index.search(params.query, ls.settings.max_symbols):
@@ -649,21 +649,25 @@ def workspace_symbol(ls: CrossnavServer, params: types.WorkspaceSymbolParams):
     return out
 
 
-_FILTERS = re.compile(r"(?:^|\s)-?(?:repo|file|path|lang|owner|kind|type|count|case):")
+FILTERS = re.compile(r"(?:^|\s)-?(?:repo|file|path|lang|owner|kind|type|count|case):")
 
 
-def _filtered_symbols(ls: CrossnavServer, query: str) -> list:
-    """`workspace/symbol` with the search filters (`repo:payments kind:class Backoff`): the query
-    language's symbol mode, so editors' symbol pickers narrow the same way `crossnav search` does."""
+def filtered_symbols(ls: CrossnavServer, query: str) -> list:
+    """Definitions for a symbol query with the search filters (`repo:payments kind:class Backoff`):
+    the query language's symbol mode, so editors' symbol pickers narrow the way `crossnav search`
+    does. A malformed query finds nothing (it is logged)."""
     from crossnav.index.querylang import QueryError
     from crossnav.index.search import SearchError, run as run_search
     try:
-        page = run_search(ls.index._conn(), "type:symbol " + query, limit=ls.settings.max_symbols, budget=5.0)
+        return run_search(ls.index._conn(), "type:symbol " + query, limit=ls.settings.max_symbols, budget=5.0).results
     except (QueryError, SearchError) as e:
-        log.info("workspace/symbol %r: %s", query, e)
+        log.info("symbol query %r: %s", query, e)
         return []
+
+
+def _filtered_symbols(ls: CrossnavServer, query: str) -> list:
     out = []
-    for r in page.results:
+    for r in filtered_symbols(ls, query):
         loc = Loc(r.repo, r.root, r.path, r.line, r.col, r.line, r.end_col, r.ascii)
         container = (r.qualname or "").rpartition(".")[0]
         out.append(types.SymbolInformation(

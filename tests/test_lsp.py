@@ -352,6 +352,11 @@ async def test_workspace_symbol_accepts_search_filters(client: LanguageClient):
     assert "compute_delay" in names and all(s.kind == types.SymbolKind.Function for s in result)
     result = await client.workspace_symbol_async(types.WorkspaceSymbolParams(query="repo:( Backoff"))
     assert list(result or []) == []     # a malformed query answers nothing, not an error
+    # the plugins' symbol search command takes the same filters
+    found = await client.workspace_execute_command_async(types.ExecuteCommandParams(
+        command="crossnav.search", arguments=[{"query": "repo:ledger Backoff", "limit": 20}]))
+    assert [(f["qualname"], f["repo"]) for f in found] == [("ledger.core.PatientBackoff", "ledger")]
+    assert (found[0]["uri"], found[0]["range"]["start"]["line"]) == (uri, line)
 
 
 async def test_document_symbols(client: LanguageClient):

@@ -54,20 +54,27 @@ def _size(n: int) -> str:
     return str(n)
 
 
+def _repo_paths(args) -> list[Path]:
+    """The REPO_DIRs given, then every git repo found under each --discover ROOT (raises RepoError)."""
+    from .repos import discover
+    paths: list[Path] = [Path(p) for p in args.repos]
+    for root in args.discover or []:
+        found = discover(Path(root).expanduser())
+        if not found:
+            err.print(f"[yellow]no git repositories found under {root}[/]")
+        paths.extend(found)
+    return paths
+
+
 def cmd_index(args) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from .indexer import Indexer
-    from .repos import RepoError, discover, open_repo
+    from .repos import RepoError, open_repo
 
     db_path = Path(args.db).expanduser() if args.db else default_db_path()
-    paths: list[Path] = [Path(p) for p in args.repos]
     try:
-        for root in args.discover or []:
-            found = discover(Path(root).expanduser())
-            if not found:
-                err.print(f"[yellow]no git repositories found under {root}[/]")
-            paths.extend(found)
+        paths = _repo_paths(args)
         if not paths:
             err.print("nothing to index: pass repository folders, or --discover ROOT to find every repo below ROOT")
             return 2
@@ -200,18 +207,8 @@ def cmd_status(args) -> int:
 
 
 def _age(iso: str | None) -> str:
-    """`3 d`, `5 h`, `12 min`, `now` since an ISO timestamp."""
-    from datetime import datetime, timezone
-    if not iso:
-        return ""
-    try:
-        secs = (datetime.now(timezone.utc) - datetime.fromisoformat(iso)).total_seconds()
-    except ValueError:
-        return ""
-    for unit, n in (("d", 86400), ("h", 3600), ("min", 60)):
-        if secs >= n:
-            return f"{int(secs // n)} {unit}"
-    return "now"
+    from .freshness import age
+    return age(iso) or ""
 
 
 # ---------------------------------------------------------------------------- crossnav sync / url
@@ -370,7 +367,7 @@ def cmd_index_select(args) -> int:
     import sqlite3
 
     from .merge import selected
-    from .repos import RepoError, discover
+    from .repos import RepoError
 
     include, exclude = args.include or [], args.exclude or []
     if not (include or exclude or args.shard):
@@ -378,13 +375,8 @@ def cmd_index_select(args) -> int:
     if args.shard and args.db:
         err.print("[red]error:[/] --shard OUT.db is the index file to write; pass --shard or --db, not both")
         return 2
-    paths: list[Path] = [Path(p) for p in args.repos]
     try:
-        for root in args.discover or []:
-            found = discover(Path(root).expanduser())
-            if not found:
-                err.print(f"[yellow]no git repositories found under {root}[/]")
-            paths.extend(found)
+        paths = _repo_paths(args)
     except RepoError as e:
         err.print(f"[red]error:[/] {e}")
         return 2

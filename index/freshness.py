@@ -145,3 +145,18 @@ def find_name(lines: list[str], name: str, near: int, definition: bool) -> tuple
     if best is None:
         return None
     return best[1], best[2]
+
+
+def age(iso: str | None) -> str | None:
+    """`3 d`, `5 h`, `12 min`, `now` since an ISO timestamp (a repo's indexed_at); None if unknown."""
+    from datetime import datetime, timezone
+    if not iso:
+        return None
+    try:
+        secs = (datetime.now(timezone.utc) - datetime.fromisoformat(iso)).total_seconds()
+    except ValueError:
+        return None
+    for unit, n in (("d", 86400), ("h", 3600), ("min", 60)):
+        if secs >= n:
+            return f"{int(secs // n)} {unit}"
+    return "now"

@@ -13,7 +13,7 @@ import re
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -460,6 +460,11 @@ def _units(text: str, col: int, enc) -> int:
     return len(prefix.encode("utf-16-le")) // 2
 
 
+def _ago(iso: str | None) -> str:
+    a = freshness.age(iso)
+    return "unknown" if a is None else "just now" if a == "now" else f"{a} ago"
+
+
 @lru_cache(maxsize=4096)
 def _epoch(iso: str | None) -> float:
     """Seconds since the epoch of an ISO time (the repo's indexed_at); 0 when unknown (always hash)."""
@@ -467,19 +472,6 @@ def _epoch(iso: str | None) -> float:
         return datetime.fromisoformat(iso).timestamp() if iso else 0.0
     except ValueError:
         return 0.0
-
-
-def _age(iso: str | None) -> str:
-    if not iso:
-        return "unknown"
-    try:
-        secs = (datetime.now(timezone.utc) - datetime.fromisoformat(iso)).total_seconds()
-    except ValueError:
-        return iso
-    for unit, n in (("d", 86400), ("h", 3600), ("min", 60)):
-        if secs >= n:
-            return f"{int(secs // n)} {unit} ago"
-    return "just now"
 
 
 server = CrossnavServer("crossnav", "0.1.0", protocol_cls=CrossnavProtocol)
@@ -612,7 +604,7 @@ def hover_text(ls: CrossnavServer, found: Found, loc: Loc) -> str:
         n, m = index.usage(found.qualname)
         footer.append(f"Used in {n} place{'s' if n != 1 else ''} across {m} repo{'s' if m != 1 else ''}")
     if repo is not None:
-        footer.append(f"Index: {(repo.head or 'no commit')[:10]}, indexed {_age(repo.indexed_at)}")
+        footer.append(f"Index: {(repo.head or 'no commit')[:10]}, indexed {_ago(repo.indexed_at)}")
         footer.extend(_freshness_notes(ls, repo, loc))
     if found.approximate:
         footer.append("_approximate: matched by name, not by import resolution_")

@@ -1,5 +1,7 @@
 """Every language crossnav indexes, and the one interface each of them implements.
 
+Before adding a language, read docs/adding-a-language.md (how to work, test and measure).
+
 Adding a language means adding one module here (and its tests); no other layer changes. A
 language module defines, at module level:
 

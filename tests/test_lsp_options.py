@@ -1,5 +1,9 @@
-"""Server settings from initializationOptions: the index path (no --db) and `crossOnly`."""
+"""Server settings from initializationOptions: the index path (no --db) and `crossOnly` (true, or a
+list of the languages it applies to, from initializationOptions and workspace/didChangeConfiguration)."""
 from __future__ import annotations
+
+import asyncio
+import contextlib
 
 import pytest
 import pytest_lsp
@@ -80,3 +84,111 @@ async def test_cross_only_filters_same_repo_locations(client: LanguageClient):
         where(client, *CORE, "retry.policy.compute_delay(", "compute_delay"),
         where(client, *FEES, "return compute_delay(attempt)", "compute_delay"),
     ])
+
+
+# ---- crossOnly as a list of languages ------------------------------------------------------------
+
+# every reference to payments' compute_delay, from either repo (include_declaration)
+ALL_REFS = [
+    (POLICY, "def compute_delay"), (POLICY, "return compute_delay("),
+    (CORE, "pol.compute_delay(attempt)"), (CORE, "retry.policy.compute_delay("), (FEES, "return compute_delay(attempt)"),
+]
+OTHER_REPO_REFS = ALL_REFS[:2]          # what a ledger file sees when crossOnly applies to it
+ENTRY_USE = (*CORE, "def post(entry: Entry", "Entry")          # defined in the same repo (ledger/models.py)
+ENTRY_DEF = ("ledger", "ledger/models.py", "class Entry", "Entry")
+
+
+@contextlib.asynccontextmanager
+async def session(org, init_options: dict):
+    """A fresh `crossnav serve` over stdio, initialized with these options (the VS Code preset)."""
+    c = await ClientServerConfig(server_command=[*SERVE]).start()
+    try:
+        result = await c.initialize_session(types.InitializeParams(
+            capabilities=client_capabilities("visual_studio_code"), root_uri=org.repos["ledger"].as_uri(),
+            initialization_options={"db": str(org.db), **init_options}))
+        c.encoding = result.capabilities.position_encoding or "utf-16"
+        c.org = org
+        yield c
+    finally:
+        try:     # also after a failed assertion: stop() waits for the server to exit
+            await asyncio.wait_for(c.shutdown_session(), 20)
+        except Exception:  # noqa: BLE001 - a server that does not answer shutdown is ended
+            c._server.kill()
+        await c.stop()
+
+
+async def fees_refs(c):
+    return locs(await request_refs(c, *FEES, "return compute_delay(attempt)", "compute_delay"))
+
+
+async def entry_definition(c):
+    uri, line, ch = where(c, *ENTRY_USE)
+    return locs(await c.text_document_definition_async(types.DefinitionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=line, character=ch))))
+
+
+def expected(c, refs):
+    return sorted(where(c, *path, needle, "compute_delay") for path, needle in refs)
+
+
+def warnings(c):
+    return [m.message for m in c.log_messages if m.type == types.MessageType.Warning]
+
+
+def configure(c, value):
+    c.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"crossnav": {"crossOnly": value}}))
+
+
+async def test_cross_only_list_naming_the_files_language_filters(org):
+    async with session(org, {"crossOnly": ["go", "python"]}) as c:
+        assert await fees_refs(c) == expected(c, OTHER_REPO_REFS)
+        assert await entry_definition(c) == []           # ledger's own Entry: left to the Python server
+        assert not warnings(c)
+
+
+async def test_cross_only_list_without_the_files_language_does_not_filter(org):
+    async with session(org, {"crossOnly": ["go", "rust", "typescript"]}) as c:
+        assert await fees_refs(c) == expected(c, ALL_REFS)
+        assert await entry_definition(c) == [where(c, *ENTRY_DEF)]
+        assert not warnings(c)
+
+
+async def test_cross_only_false_and_empty_list_do_not_filter(org):
+    for value in (False, []):
+        async with session(org, {"crossOnly": value}) as c:
+            assert await fees_refs(c) == expected(c, ALL_REFS), value
+            assert await entry_definition(c) == [where(c, *ENTRY_DEF)], value
+
+
+@pytest.mark.parametrize("value", ["yes", "python", 1, {"python": True}, ["python", 3]])
+async def test_malformed_cross_only_is_ignored_with_a_log_message(org, value):
+    async with session(org, {"crossOnly": value}) as c:
+        assert await fees_refs(c) == expected(c, ALL_REFS)      # the default (false) stays
+        assert [w for w in warnings(c) if "ignoring crossOnly=" in w and "initializationOptions" in w], c.log_messages
+
+
+async def test_unknown_language_names_are_dropped_the_others_kept(org):
+    async with session(org, {"crossOnly": ["klingon", "Python"]}) as c:
+        assert await fees_refs(c) == expected(c, OTHER_REPO_REFS)
+        assert [w for w in warnings(c) if "unknown language 'klingon'" in w], c.log_messages
+
+
+async def test_did_change_configuration_switches_between_lists_and_booleans(org):
+    async with session(org, {}) as c:
+        assert await fees_refs(c) == expected(c, ALL_REFS)         # default: false
+        configure(c, ["python"])
+        assert await fees_refs(c) == expected(c, OTHER_REPO_REFS)
+        configure(c, ["go"])
+        assert await fees_refs(c) == expected(c, ALL_REFS)
+        configure(c, ["python", "javascript"])
+        assert await entry_definition(c) == []
+        configure(c, "python")                                       # malformed: the list above stays
+        assert await fees_refs(c) == expected(c, OTHER_REPO_REFS)
+        assert [w for w in warnings(c) if "workspace/didChangeConfiguration" in w and "ignoring crossOnly='python'" in w]
+        configure(c, False)
+        assert await fees_refs(c) == expected(c, ALL_REFS)
+        configure(c, True)
+        assert await fees_refs(c) == expected(c, OTHER_REPO_REFS)
+        assert await entry_definition(c) == []
+        configure(c, None)                                           # null: the default
+        assert await entry_definition(c) == [where(c, *ENTRY_DEF)]

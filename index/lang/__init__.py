@@ -17,6 +17,8 @@ language module defines, at module level:
         package.json, Cargo.toml, pom.xml ...). Must be picklable (it travels to the workers).
         The key "packages" lists (package, import_root, source) rows: which import package this
         repo provides (prefixed: "go:github.com/spf13/cobra", "js:@org/pkg", "rust:serde").
+        The server calls it too (to extract a live buffer), possibly for a repo whose root is not
+        on this machine: then it must return a usable dict, not raise.
     module_of(project: dict, path: str) -> tuple[str, bool]
         The qualified name of the module/package a file belongs to (prefixed), and whether the
         file *is* that package's entry (Python's __init__.py, a crate's lib.rs ...).

@@ -2,8 +2,9 @@
 
 Identity: the namespace a file declares (block or file-scoped), not its path: `namespace Acme.Http;
 class Client { void Send() }` defines `cs:Acme.Http` (namespace), `cs:Acme.Http.Client` and
-`cs:Acme.Http.Client.Send`. Nested types nest (`cs:Acme.Http.Client.Options`); a constructor is
-`cs:Acme.Http.Client.Client`; overloads share one qualname. A file without a namespace declares
+`cs:Acme.Http.Client.Send`. Nested types nest (`cs:Acme.Http.Client.Options`); constructors are
+`cs:Acme.Http.Client.#ctor` (named `Client`: the type name, looked up in a subclass, must find the
+type, not its constructor); overloads share one qualname. A file without a namespace declares
 into the global namespace (`cs:Client`).
 
 Lookup is left to the resolver, through `aliases` star rows the file states:
@@ -12,7 +13,8 @@ Lookup is left to the resolver, through `aliases` star rows the file states:
   - `using X.Y;` and `using static X.Y.Z;` make the namespace (or type) visible in the namespace the
     file declares. C# scopes usings to the file; the index approximates them at namespace level,
     so one file's `using` is visible to every file of that namespace (a false positive only when
-    two namespaces in scope define the same name). Usings of a file without a namespace are dropped.
+    two namespaces in scope define the same name). A file without a namespace gives its usings to
+    the types it declares (not to the global namespace, which every such file shares).
   - `using A = X.Y.Z;` is resolved in the file (it is not visible elsewhere in C# either).
 A simple name's target is its innermost guess (`cs:Ns.Type.Name`); the resolver walks bases, then
 those stars outwards. Locals, parameters and type parameters are not stored; their declared type
@@ -159,6 +161,7 @@ class _Extractor:
         self.file_stars: list = []         # (target, line) of `using X;` at file level
         self.stars: set = set()
         self.file_namespaces: list = []    # outermost namespaces this file declares
+        self.global_types: list = []       # types declared outside any namespace
         self.pending_bases: list = []      # (class qual, base type node, scope): read once scopes exist
         self._memo: dict = {}
         self.value_types: list = []        # (index into defs, type node, scope) resolved after scopes exist
@@ -201,8 +204,8 @@ class _Extractor:
         top = _Scope(0, len(self.src) + 1, PREFIX, None, "", frozenset(), self.usings)
         self.scopes.append(top)
         self.declarations(root, "", top)
-        for target, line in self.file_stars:   # file-level `using X;`: into the namespaces declared here
-            for q in self.file_namespaces:
+        for target, line in self.file_stars:   # file-level `using X;`: into the namespaces declared here,
+            for q in self.file_namespaces or self.global_types:   # else into the file's global types
                 self.star(q, target, line)
         for i, type_node, scope in self.value_types:
             t = self.type_target(type_node, scope)
@@ -331,6 +334,8 @@ class _Extractor:
             end_sig = None
         sig = self.signature(node, end_sig if node.type != "delegate_declaration" else None)
         i = self.add_def(qual, name, kind, container, node, sig, self.doc(node))
+        if outer.qual == PREFIX:
+            self.global_types.append(qual)
         if kind == "type":
             ret = node.child_by_field_name("type")
             if ret is not None:
@@ -412,7 +417,7 @@ class _Extractor:
                 break
         kind = {"method_declaration": "method", "constructor_declaration": "constructor",
                 "property_declaration": "property", "event_declaration": "property"}[t]
-        mname = name.text.decode()
+        mname = "#ctor" if kind == "constructor" else name.text.decode()
         i = self.add_def(f"{qual}.{mname}", name, kind, qual, m, self.signature(m, body), self.doc(m))
         typ = m.child_by_field_name("returns") or m.child_by_field_name("type")
         if typ is not None:

@@ -281,7 +281,14 @@ class _Extractor:
         qual = owner + text if owner == PREFIX else f"{owner}.{text}"
         params = node.child_by_field_name("parameters")
         sig = one_line(self.src[node.start_byte:(params or name).end_byte])
-        self.add_def(qual, text, name, "method", None if owner == PREFIX else owner, node, sig, self.doc(node))
+        typ = None
+        body = node.child_by_field_name("body")
+        if body is not None and body.named_child_count and (key == "smethod" or scope.qual == scope.self_qual):
+            last = body.named_children[-1]   # a factory ending in `new`: returns an instance
+            if last.type in ("identifier", "call") and last.child_by_field_name("receiver") is None and (
+                    last.text == b"new" or last.type == "call" and last.child_by_field_name("method").text == b"new"):
+                typ = owner + "()"
+        self.add_def(qual, text, name, "method", None if owner == PREFIX else owner, node, sig, self.doc(node), typ)
         s = _Scope(node.start_byte, node.end_byte, scope.qual, scope.self_qual, {})
         self.scopes.append(s)
         return s

@@ -1,6 +1,6 @@
 """Ruby: the extractor on its own, the fixture org (tests/fixtures/ruby-org: two teams' gems) end to end
 through `crossnav index` and `crossnav serve` over stdio, and real Debian gems (rack + rack-test,
-faraday + faraday-net_http) checked against an independent regex oracle of Ruby's constant nesting."""
+faraday + faraday-net_http, sinatra + rack-protection) checked against an independent regex oracle of Ruby's constant nesting."""
 from __future__ import annotations
 
 import re
@@ -180,8 +180,13 @@ GEMS = {   # repo name -> (Debian package, gem folder inside it)
     "rack-test": ("ruby-rack-test", "usr/share/rubygems-integration/all/gems/rack-test-*"),
     "faraday": ("ruby-faraday", "usr/share/rubygems-integration/all/gems/faraday-1.*"),
     "faraday-net_http": ("ruby-faraday-net-http", "usr/share/rubygems-integration/all/gems/faraday-net_http-*"),
+    "rack-protection": ("ruby-rack-protection", "usr/share/rubygems-integration/all/gems/rack-protection-*"),
+    "sinatra": ("ruby-sinatra", "usr/share/rubygems-integration/all/gems/sinatra-*"),
 }
-PAIRS = [("rack-test", "rack", "Rack"), ("faraday-net_http", "faraday", "Faraday")]   # (user, library, namespace)
+PAIRS = [   # (user, library, namespace)
+    ("rack-test", "rack", "Rack"), ("faraday-net_http", "faraday", "Faraday"), ("rack-protection", "rack", "Rack"),
+    ("sinatra", "rack", "Rack"), ("sinatra", "rack-protection", "Rack"),
+]
 
 _OPEN = re.compile(r"^(\s*)(class|module)\s+((?:::)?[A-Z]\w*(?:::[A-Z]\w*)*)(?!\s*<<)")
 _DEF = re.compile(r"^(\s*)def\s+(?:self\.)?([a-z_]\w*[?!=]?)")
@@ -274,7 +279,7 @@ async def test_real_cross_repo_definitions(real_client: LanguageClient, real_rep
         user, lib = real_repos[user_name], real_repos[lib_name]
         defs = oracle_defs(lib)
         uses = oracle_uses(user, ns, defs)
-        assert len(uses) >= 3, (user_name, uses)
+        assert uses, user_name
         hits = 0
         for path, line, col, key in uses:
             got = await definition_at(real_client, *_uri_pos(user, path, line, col, real_client.encoding))
@@ -287,7 +292,8 @@ async def test_real_cross_repo_definitions(real_client: LanguageClient, real_rep
         total_hits += hits
         total += len(uses)
     accuracy = total_hits / total
-    print(f"Ruby real code overall: {total_hits}/{total} = {accuracy:.1%}")
+    print(f"Ruby real code overall: {total_hits}/{total} = {accuracy:.1%}; misses: {misses}")
+    assert total >= 40
     assert accuracy >= 0.95, misses
 
 

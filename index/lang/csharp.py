@@ -230,9 +230,16 @@ class _Extractor:
                 self.type_decl(child, ns, scope, PREFIX + ns if ns else None)
             elif t.startswith("preproc_"):
                 self.declarations(child, ns, scope)
+            elif t == "ERROR":   # unsafe code the grammar cannot read can swallow a whole `namespace X { ... }`
+                kids = child.children
+                k = next((i for i, c in enumerate(kids) if c.type == "namespace"), None)
+                if k is not None and k + 1 < len(kids) and kids[k + 1].type in ("identifier", "qualified_name"):
+                    self.namespace(child, ns, scope, child, kids[k + 1])
+                else:
+                    self.declarations(child, ns, scope)
 
-    def namespace(self, node, outer_ns: str, outer: _Scope, body):
-        name = node.child_by_field_name("name")
+    def namespace(self, node, outer_ns: str, outer: _Scope, body, name=None):
+        name = name or node.child_by_field_name("name")
         if name is None:
             return outer
         parts = _dotted_parts(name)

@@ -443,8 +443,11 @@ async def test_real_member_definitions_through_value_types(real_client, real_go)
     type from another repo (or cobra's own type in cobra/doc): the oracle reads the receiver types."""
     uses = gooracle.member_uses({n: real_go[n] for n in USING}, _targets(real_go))
     uses = [u for u in uses if u.expected]
-    assert len(uses) >= 200
-    good, n, _ = await _check(real_client, real_go, uses, "go-to-definition, x.Member through value types")
+    cross = [u for u in uses if u.expected[0][0] != u.repo]
+    assert len(uses) >= 200 and len(cross) >= 120
+    good, n, _ = await _check(real_client, real_go, cross, "go-to-definition, x.Member through value types, across repos")
+    assert good / n >= 0.95
+    good, n, _ = await _check(real_client, real_go, [u for u in uses if u not in cross], "... within a repo (cobra/doc, viper/remote)")
     assert good / n >= 0.95
 
 

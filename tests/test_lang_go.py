@@ -155,6 +155,27 @@ def test_extract_references():
     assert f.imports == {"go:github.com/spf13/pflag", "go:github.com/dot/imp"}
 
 
+def test_extract_named_types_and_std_values():
+    src = """package p
+
+import (
+	"sync"
+	"github.com/x/base"
+)
+
+type Diff base.Unified
+
+type W struct{ mu sync.Mutex }
+
+func (w *W) Do(d Diff) { w.mu.Lock(); _ = d.Eol }
+"""
+    f = facts_of(src, module="go:example.com/p")
+    assert f.bases == [("go:example.com/p.Diff", "go:github.com/x/base.Unified")]   # a defined type's fields
+    refs = {r[3]: r[4] for r in f.refs}
+    assert refs["mu"] == "go:example.com/p.W.mu" and "Lock" not in refs          # a sync.Mutex: no reference
+    assert refs["Eol"] == "go:example.com/p.Diff.Eol"
+
+
 def test_extract_external_test_package_and_positions():
     src = "package pkg_test\n\nimport \"example.com/m/pkg\"\n\nfunc TestX() { pkg.Run(\"é\", pkg.Run) }\n"
     f = facts_of(src, path="pkg/x_test.go")

@@ -319,6 +319,7 @@ class _Extractor:
         self.local_keys: dict[str, list] = {}        # name -> the visible_from column of locals[name], for bisect
         self.skip: set = set()                       # start bytes of identifiers that are declarations
         self.memo: dict = {}
+        self.std_quals: set = set()  # this file's definitions whose value is of a standard-library type
         self.typed: list = []       # (def index, result type node): a function's value type
         self.pending: list = []     # ("type"|"value"|"base"|"alias", def index or qualname, node)
         own = self.project.get("modroots") or {}
@@ -632,7 +633,8 @@ class _Extractor:
                 return p
             if name in _PREDECLARED_B:
                 return None
-            return f"{self.module}.{name.decode('utf-8', 'replace')}"
+            q = f"{self.module}.{name.decode('utf-8', 'replace')}"
+            return STD if q in self.std_quals else q
         if t == "selector_expression":
             op = node.child_by_field_name("operand")
             field = node.child_by_field_name("field")
@@ -645,8 +647,10 @@ class _Extractor:
                 return STD
             name = field.text.decode("utf-8", "replace")
             if isinstance(o, _Pkg):
-                return f"{PREFIX}{o}.{name}"
-            return f"{o}.{name}"
+                q = f"{PREFIX}{o}.{name}"
+            else:
+                q = f"{o}.{name}"
+            return STD if q in self.std_quals else q
         if t == "call_expression":
             fn = node.child_by_field_name("function")
             if fn is None:
@@ -663,7 +667,7 @@ class _Extractor:
             f = self.value(fn)
             if f is None or isinstance(f, _Pkg):
                 return None
-            if isinstance(f, _Std):
+            if isinstance(f, _Std) or f in self.std_quals:
                 return STD
             return f + "()"
         if t == "composite_literal":
@@ -711,7 +715,6 @@ class _Extractor:
         self.collect_locals(caps)
         self.pending_types()
         self.uses(caps)
-        self.facts.refs.sort(key=lambda r: (r[0], r[1]))
         return self.facts
 
     def v_package(self, node, siblings, i):
@@ -810,6 +813,10 @@ class _Extractor:
             self.v_struct(tnode, qual)
         elif tt == "interface_type":
             self.v_interface(tnode, qual)
+        elif tt in ("type_identifier", "qualified_type", "generic_type"):
+            # `type ContextDiff UnifiedDiff` has UnifiedDiff's fields (not its methods, which valid code
+            # then never calls on it): a base makes `d.Eol` resolve
+            self.pending.append(("base", qual, tnode))
 
     def v_struct(self, st, qual):
         fdl = next((c for c in st.named_children if c.type == "field_declaration_list"), None)
@@ -909,16 +916,21 @@ class _Extractor:
     def pending_types(self):
         """Value types of definitions, now that every local and import is known."""
         defs = self.facts.defs
+        std = self.std_quals
         for idx, tnode in self.typed:
             t = self.type_target(tnode) if tnode is not None else None
-            if isinstance(t, str) and not isinstance(t, _Std):
+            if isinstance(t, _Std):
+                std.add(defs[idx][0])
+            elif isinstance(t, str):
                 defs[idx] = defs[idx][:13] + (t,)
         for what, a, node in self.pending:
             if node is None:
                 continue
             if what == "type" or what == "value":
                 t = self.type_target(node) if what == "type" else self.value(node)
-                if isinstance(t, str) and not isinstance(t, (_Std, _Pkg)):
+                if isinstance(t, _Std):
+                    std.add(defs[a][0])
+                elif isinstance(t, str) and not isinstance(t, _Pkg):
                     defs[a] = defs[a][:13] + (t,)
             elif what == "base":
                 t = self.type_target(node)
@@ -948,32 +960,30 @@ class _Extractor:
         module = self.module
         local, package_of, predeclared = self.local, self.package_of, _PREDECLARED_B
         locals_ = self.locals
-        for node in caps.get("id", ()):
-            sb = node.start_byte
-            if sb in skip:
-                continue
-            name = node.text
-            if name in locals_ and local(name, sb) is not None:
-                continue
-            if name in predeclared:
-                continue
-            p = package_of(name)
-            if p is not None and _is_operand(node):
-                if not isinstance(p, _Std):
-                    self.ref(node, PREFIX + p, "name")
-                continue
-            self.ref(node, f"{module}.{name.decode('utf-8', 'replace')}", "name")
-        for node in caps.get("tid", ()):
-            sb = node.start_byte
-            if sb in skip:
-                continue
-            name = node.text
-            if name in predeclared or (name in locals_ and local(name, sb) is not None):
-                continue
-            self.ref(node, f"{module}.{name.decode('utf-8', 'replace')}", "type")
+        fast = self.all_ascii            # columns are bytes: build the tuples here (the hot loop)
+        append = self.facts.refs.append
+        for kind, nodes in (("name", caps.get("id", ())), ("type", caps.get("tid", ()))):
+            for node in nodes:
+                sb = node.start_byte
+                if sb in skip:
+                    continue
+                name = node.text
+                if name in predeclared or (name in locals_ and local(name, sb) is not None):
+                    continue
+                if kind == "name":
+                    p = package_of(name)
+                    if p is not None and _is_operand(node):
+                        if not isinstance(p, _Std):
+                            self.ref(node, PREFIX + p, "name")
+                        continue
+                text = name.decode("utf-8", "replace")
+                if fast:
+                    r, c = node.start_point
+                    append((r, c, c + len(name), text, f"{module}.{text}", kind))
+                else:
+                    self.ref(node, f"{module}.{text}", kind, text)
         for field in caps.get("field", ()):
-            sel = field.parent
-            op = sel.named_children[0] if sel is not None and sel.named_child_count else None
+            op = field.prev_named_sibling
             if op is None:
                 continue
             o = self.value(op)

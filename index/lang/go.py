@@ -189,10 +189,10 @@ def project(root: str, paths: list[str]) -> dict:
     fallback, source = (None, None)
     if "" not in modroots:
         fallback, source = _fallback_root(root, paths)
-    canonical = {}
-    for d in sorted(dirs):
-        files = sorted(os.path.basename(p) for p in paths if os.path.dirname(p) == d)
-        canonical[d] = _canonical_file(d, files)
+    by_dir: dict[str, list[str]] = {}
+    for p in paths:
+        by_dir.setdefault(os.path.dirname(p), []).append(os.path.basename(p))
+    canonical = {d: _canonical_file(d, sorted(files)) for d, files in sorted(by_dir.items())}
     packages = [(PREFIX + m, d, "go.mod") for d, m in sorted(modroots.items())]
     if fallback and (not modroots or any(_modroot_of(modroots, d) is None for d in dirs if "vendor" not in d.split("/"))):
         packages.append((PREFIX + fallback, "", source))

@@ -24,6 +24,9 @@ import sqlite3
 from functools import lru_cache
 
 from .lang import CLASS_LIKE, SCOPES, STRONG, VALUE
+
+# named types have members too: Go's `type Mode int` has methods, a type alias has its target's
+TYPE_LIKE = CLASS_LIKE | {"type"}
 MAX_DEPTH = 24
 
 
@@ -57,13 +60,13 @@ class Resolver:
     def _value_class(self, q, depth, seen):
         """The class whose members a resolved name's value has, or None."""
         k = self.kind(q)
-        if k in CLASS_LIKE:
+        if k in TYPE_LIKE:
             return q
         if k in VALUE:
             t = self.type_of(q)
             if t:
                 r = self._resolve(t, depth + 1, seen)
-                if r is not None and self.kind(r) in CLASS_LIKE:
+                if r is not None and self.kind(r) in TYPE_LIKE:
                     return r
         return None
 
@@ -73,7 +76,7 @@ class Resolver:
             if c is None:
                 return None
             k = self.kind(c)
-            if k in CLASS_LIKE:
+            if k in TYPE_LIKE:
                 return c
             if k in ("function", "method", "property"):
                 t = self.type_of(c)
@@ -84,7 +87,7 @@ class Resolver:
             c = self._resolve(callee, depth + 1, seen)
             if c is None:
                 return None
-            if self.kind(c) in CLASS_LIKE:
+            if self.kind(c) in TYPE_LIKE:
                 for owner in self._mro(c, depth, seen):
                     for cand in (f"{owner}.__init__.{kw}", f"{owner}.{kw}"):
                         if self.kind(cand) in ("parameter", "attribute"):
@@ -109,7 +112,7 @@ class Resolver:
             if r is not None:
                 return r
         pk = self.kind(p)
-        if pk in CLASS_LIKE or pk in SCOPES:
+        if pk in TYPE_LIKE or pk in SCOPES:
             for b in self._mro(p, depth, seen)[1:]:   # class bases; a Ruby module's included modules
                 cand = f"{b}.{last}"
                 if self.kind(cand) is not None:
@@ -138,7 +141,7 @@ class Resolver:
             out.append(c)
             for b in self.bases(c):
                 r = self._resolve(b, depth + 1, seen)
-                if r is not None and (self.kind(r) in CLASS_LIKE or self.kind(r) in SCOPES):
+                if r is not None and (self.kind(r) in TYPE_LIKE or self.kind(r) in SCOPES):
                     todo.append(r)
         return out
 

@@ -53,16 +53,22 @@ class Resolver:
         return result
 
     def _value_class(self, q, depth, seen):
-        """The class whose members a resolved name's value has, or None."""
-        k = self.kind(q)
-        if k in CLASS_LIKE:
-            return q
-        if k in VALUE:
+        """The class whose members a resolved name's value has, or None. A type alias (kind
+        `type`, a C typedef) has the members of the type it names, through chains of aliases
+        (`png_structrp` -> `png_struct` -> `struct png_struct_def`)."""
+        for _ in range(8):
+            k = self.kind(q)
+            if k in CLASS_LIKE:
+                return q
+            if k not in VALUE and k != "type":
+                return None
             t = self.type_of(q)
-            if t:
-                r = self._resolve(t, depth + 1, seen)
-                if r is not None and self.kind(r) in CLASS_LIKE:
-                    return r
+            if not t:
+                return None
+            r = self._resolve(t, depth + 1, seen)
+            if r is None or r == q or (self.kind(r) not in CLASS_LIKE and self.kind(r) != "type"):
+                return None
+            q = r
         return None
 
     def _resolve_uncached(self, q, depth, seen):
@@ -112,9 +118,13 @@ class Resolver:
                 cand = f"{b}.{last}"
                 if self.kind(cand) is not None:
                     return cand
+            for s in self.stars(p):      # C++: a class's names fall back to its enclosing scope
+                r = self._resolve(_member(s, last), depth + 1, seen)
+                if r is not None:
+                    return r
         elif pk in ("module", "namespace", "package"):
             for s in self.stars(p):
-                r = self._resolve(f"{s}.{last}", depth + 1, seen)
+                r = self._resolve(_member(s, last), depth + 1, seen)
                 if r is not None:
                     return r
         else:
@@ -139,6 +149,12 @@ class Resolver:
                 if r is not None and self.kind(r) in CLASS_LIKE:
                     todo.append(r)
         return out
+
+
+def _member(scope: str, name: str) -> str:
+    """`scope.name`; a star target that is a bare language prefix (`c:`) is that language's global
+    scope, whose members carry no dot (`c:` + `inflate`)."""
+    return scope + name if scope.endswith(":") else f"{scope}.{name}"
 
 
 class MemoryResolver(Resolver):

@@ -118,7 +118,7 @@ _blankers: dict = {}
 
 def blanker_for(project: dict):
     macros = project.get("macros") or {}
-    key = (tuple(macros.get("decorators", ())), tuple(macros.get("identity", ())))
+    key = (tuple(macros.get("decorators", ())), tuple(macros.get("identity", ())), tuple(sorted((macros.get("definers") or {}).items())))
     b = _blankers.get(key)
     if b is None:
         if not macros:
@@ -126,7 +126,7 @@ def blanker_for(project: dict):
             key2 = (tuple(m["decorators"]), tuple(m["identity"]))
             b = _blankers.get(key2) or cmacros.blanker(m["decorators"], m["identity"])
         else:
-            b = cmacros.blanker(macros["decorators"], macros["identity"])
+            b = cmacros.blanker(macros["decorators"], macros["identity"], macros.get("definers"))
         if len(_blankers) > 64:
             _blankers.clear()
         _blankers[key] = b
@@ -146,12 +146,13 @@ def extract(src: bytes, unit: Unit, cpp: bool) -> FileFacts:
     text = blanker_for(project)(src)
     g = grammar(cpp)
     tree = g.parser.parse(text)
-    return _Extractor(src, unit, g, project).run(tree)
+    return _Extractor(src, unit, g, project, text).run(tree)
 
 
 class _Extractor:
-    def __init__(self, src: bytes, unit: Unit, g: Grammar, project: dict):
+    def __init__(self, src: bytes, unit: Unit, g: Grammar, project: dict, parsed: bytes):
         self.src = src
+        self.parsed = parsed       # what the parser saw: decorators blanked (signatures read it)
         self.unit = unit
         self.g = g
         self.cpp = g.cpp
@@ -563,7 +564,7 @@ class _Extractor:
     # ---- text helpers ------------------------------------------------------------------------
     def sig(self, node, body=None) -> str:
         end = body.start_byte if body is not None else node.end_byte
-        s = self.src[node.start_byte:min(end, node.start_byte + 600)].decode("utf-8", "replace")
+        s = self.parsed[node.start_byte:min(end, node.start_byte + 600)].decode("utf-8", "replace")
         s = _WS.sub(" ", s).strip().rstrip(";{").strip()
         return s[:240]
 

@@ -50,8 +50,22 @@ def scan_defines(data: bytes, bodies: dict, identity: dict) -> None:
             bodies.setdefault(name, []).append(tuple(t.decode("latin-1") for t in _WORD.findall(body)))
         else:
             p, b = params[1:-1].strip(), body.strip()
-            shape = "identity" if p and b"," not in p and b == p else "empty-call" if b == b"()" else "other"
+            shape = "identity" if p and b"," not in p and b == p else "empty-call" if b == b"()" else _definer(p, b)
             identity.setdefault(name, []).append(shape)
+
+
+def _definer(params: bytes, body: bytes):
+    """("definer", k) for a macro that spells a declaration from its parameters, like libpng's
+    `PNG_FUNCTION(type, name, args, attributes)` -> `attributes type name args`: the indexes of the
+    arguments that spell `type name args`, when they come in that order; else "other"."""
+    names = [x.strip().decode("latin-1") for x in params.split(b",")]
+    words = [t.decode("latin-1") for t in _WORD.findall(body)]
+    if len(names) < 3 or not words or not all(w in names for w in words) or len(words) < 3:
+        return "other"
+    keep = tuple(names.index(w) for w in words[-3:])      # type, name, args
+    if not keep[0] < keep[1] < keep[2]:
+        return "other"
+    return ("definer", keep)
 
 
 _ATTRIBUTE_OPENERS = frozenset({"__attribute__", "__attribute", "__declspec", "_declspec", "__asm__", "__asm",
@@ -119,11 +133,19 @@ def repo_decorators(bodies: dict, identity: dict) -> dict:
     ident = {n for n, shapes in identity.items()
              if "identity" in shapes and all(s in ("identity", "empty-call") for s in shapes) and n not in bodies}
     ident |= {n for n in BUILTIN_IDENTITY if n not in bodies and n not in identity}
-    return {"decorators": sorted(deco), "identity": sorted(ident), "static": sorted(static)}
+    definers = {}
+    for n, shapes in identity.items():
+        if n not in bodies and shapes and all(isinstance(s, tuple) and s == shapes[0] for s in shapes):
+            definers[n] = shapes[0][1]
+    return {"decorators": sorted(deco), "identity": sorted(ident), "static": sorted(static), "definers": definers}
 
 
-def blanker(decor, ident):
-    """A function bytes -> bytes that blanks these decorators and identity-macro wrappers."""
+def blanker(decor, ident, definers=None):
+    """A function bytes -> bytes that blanks these decorators and identity-macro wrappers, and turns
+    definer-macro calls at the start of a line into the declaration they spell
+    (`PNG_FUNCTION(png_structp,PNGAPI f,(int x),ATTR)` -> `             png_structp        f (int x)     `)."""
+    definers = dict(definers or {})
+    def_re = re.compile(rb"^[ \t]*(?:(?:static|extern|inline)[ \t]+)*(" + b"|".join(re.escape(n.encode()) for n in definers) + rb")[ \t]*\(", re.M) if definers else None
     names = sorted(set(decor), key=len, reverse=True)
     deco_re = re.compile(rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in names) + rb")\b") if names else None
     inames = sorted(set(ident), key=len, reverse=True) or ["OF"]
@@ -132,6 +154,11 @@ def blanker(decor, ident):
 
     def blank(src: bytes) -> bytes:
         out = blank_fragment_conditionals(src)
+        if def_re is not None and def_re.search(src):
+            if out is None:
+                out = bytearray(src)
+            for m in def_re.finditer(src):
+                _spell_definer(src, out, m.start(1), m.end() - 1, definers[m.group(1).decode()])
         if deco_re is not None and deco_re.search(src):
             if out is None:
                 out = bytearray(src)
@@ -201,6 +228,31 @@ def _blank_range(out: bytearray, start: int, end: int) -> None:
     for i in range(start, end):
         if out[i] != 10 and out[i] != 13:
             out[i] = 32
+
+
+def _spell_definer(src: bytes, out: bytearray, name_at: int, open_at: int, keep) -> None:
+    close = _matching(src, open_at)
+    if close < 0:
+        return
+    cuts, depth = [], 0                        # top-level commas
+    for i in range(open_at + 1, close):
+        c = src[i]
+        if c in b"([{":
+            depth += 1
+        elif c in b")]}":
+            depth -= 1
+        elif c == 44 and depth == 0:
+            cuts.append(i)
+    bounds = [open_at] + cuts + [close]
+    if len(bounds) - 1 <= max(keep):
+        return
+    _blank_range(out, name_at, open_at + 1)
+    for c in cuts:
+        out[c] = 32
+    out[close] = 32
+    for k in range(len(bounds) - 1):
+        if k not in keep:
+            _blank_range(out, bounds[k] + 1, bounds[k + 1])
 
 
 def _in_directive(src: bytes, pos: int) -> bool:

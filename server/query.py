@@ -23,7 +23,7 @@ _STRONG_SQL = ",".join(f"'{k}'" for k in sorted(STRONG))
 # an in-class C++ method declaration): the definitions with a body of that qualname come first.
 _DECLARATION_LAST = "(d.line = d.name_line AND d.col = d.name_col AND d.end_line = d.name_line AND d.end_col = d.name_end_col)"
 
-MEMBER_KINDS = {"method", "attribute", "property"}
+MEMBER_KINDS = {"method", "attribute", "property", "field"}
 
 
 @dataclass(frozen=True)
@@ -292,9 +292,10 @@ class Index:
     def references(self, qualname: str, kind: str | None, limit: int) -> tuple[list[Loc], bool]:
         """Every stored use of the symbol or of any name that resolves to it (aliases, re-exports).
 
-        Members (methods, attributes) are also reached through receivers whose type the index cannot
-        know (`self._h11_state.next_event()`): unresolved attribute uses of that name count when the
-        file imports the symbol's top-level package or lies in its repo.
+        Members (methods, attributes, fields) are also reached through receivers whose type the index
+        cannot know (`self._h11_state.next_event()`): unresolved attribute uses of that name count when
+        the file imports the symbol's package (Python: its top-level package; other languages: an
+        imported package that prefixes the qualified name) or lies in its repo.
         """
         targets = [r[0] for r in self.q("SELECT target FROM resolved WHERE canonical = ?", (qualname,))]
         if qualname not in targets:
@@ -325,8 +326,9 @@ class Index:
                    LEFT JOIN resolved s ON s.target = x.target
                    WHERE x.name = ? AND x.kind = 'attr' AND s.canonical IS NULL
                      AND (x.repo_id IN ({','.join('?' * len(home)) or 'NULL'})
-                          OR EXISTS (SELECT 1 FROM imports i WHERE i.file_id = x.file_id AND i.package = ?))
-                   LIMIT ?""", (name, *home, top, limit + 1))
+                          OR EXISTS (SELECT 1 FROM imports i WHERE i.file_id = x.file_id AND (i.package = ?
+                                     OR instr(i.package, ':') AND substr(?, 1, length(i.package) + 1) IN (i.package || '.', i.package || '/'))))
+                   LIMIT ?""", (name, *home, top, qualname, limit + 1))
             for row in rows:
                 self._add(out, seen, row)
         truncated = len(out) > limit

@@ -406,12 +406,12 @@ class _Extractor:
             self.funcs.append((node.start_byte, node.end_byte, container if scopes else scope, owner_cls))
 
     def scope_path(self, scopes, scope):
-        """The qualified name of `A::B` written in `scope`."""
-        path = ".".join(scopes)
-        return self.lookup_path(path, scope)
+        """The qualified name of `A::B` written in `scope`, for a definition (`void A::B::m() {}`)."""
+        return self.lookup_path(".".join(scopes), scope, for_def=True)
 
-    def lookup_path(self, path: str, scope: str, absolute: bool = False) -> str:
-        """`a.b` named in `scope`: this file's own definition of `a` in an enclosing scope, else global."""
+    def lookup_path(self, path: str, scope: str, absolute: bool = False, for_def: bool = False) -> str:
+        """`a.b` named in `scope`: this file's own definition of `a` in an enclosing scope, else
+        (C) global, (C++) a definition's enclosing scope or a use's lookup chain (`name_target`)."""
         first, _, rest = path.partition(".")
         if not absolute:
             s = scope
@@ -423,7 +423,10 @@ class _Extractor:
                     break
                 s = s.rpartition(".")[0] or PREFIX
         if self.cpp and not absolute:
-            return self.qual(scope, path)   # C++: the resolver walks outwards from here (stars)
+            if for_def:
+                return self.qual(scope, path)
+            base = self.name_target(first, scope)     # C++: the resolver walks outwards (stars)
+            return f"{base}.{rest}" if rest else base
         return PREFIX + path
 
     def declaration(self, node, scope, cls, local_scope):

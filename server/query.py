@@ -356,14 +356,14 @@ class Index:
                       FROM (SELECT id FROM defs WHERE {where} AND kind NOT IN ('parameter', 'module') LIMIT {cap}) c
                       JOIN defs d ON d.id = c.id JOIN files f ON f.id = d.file_id JOIN repos r ON r.id = d.repo_id
                       LEFT JOIN usage u ON u.qualname = d.qualname
-                      ORDER BY {order}, r.name, f.path, d.name_line LIMIT ?"""
+                      ORDER BY {order}, {declast}, r.name, f.path, d.name_line LIMIT ?"""
         rows: list = []
         seen: set = set()
 
         def tier(rank, where, order, args):
             if len(rows) >= limit:
                 return
-            sql = rank_sql.format(rank=rank, where=where, order=order, cap=self.CANDIDATES)
+            sql = rank_sql.format(rank=rank, where=where, order=order, cap=self.CANDIDATES, declast=_DECLARATION_LAST)
             for r in self.q(sql, (*args, limit)):
                 key = (r["qualname"], r["repo"])
                 if key not in seen:

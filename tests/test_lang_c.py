@@ -57,7 +57,8 @@ def test_c_definitions_kinds_and_file_local_statics():
     assert d["c:point"][2] == "struct" and d["c:point.x"][2] == "field" and d["c:point.y"][2] == "field"
     assert d["c:size_t2"][2] == "struct" and d["c:size_t2.w"][2] == "field"   # anonymous struct named by its typedef
     assert d["c:color"][2] == "enum" and d["c:RED"][2] == "enum_member" and d["c:GREEN"][2] == "enum_member"
-    assert d["c:MAX"][2] == "constant" and d["c:SQ"][2] == "macro"
+    assert d["c:r/src/x.c.MAX"][2] == "constant" and d["c:r/src/x.c.SQ"][2] == "macro"   # a .c file's macros are its own
+    assert facts("#define MAX 10\n", path="include/x.h").defs[1][0] == "c:MAX"
     assert d["c:counter"][2] == "variable"
     # declarations without a body: the full range is the name (the server ranks them after bodies)
     for q in ("c:shared", "c:proto"):
@@ -75,7 +76,7 @@ def test_c_references_calls_types_macros_statics_and_members():
     refs = {(r[3], r[5]): r[4] for r in f.refs}
     assert refs[("helper", "call")] == "c:r/src/x.c.helper"
     assert refs[("ext", "call")] == "c:ext"
-    assert refs[("SQ", "call")] == "c:SQ" and refs[("MAX", "name")] == "c:MAX"
+    assert refs[("SQ", "call")] == "c:SQ" and refs[("MAX", "name")] == "c:MAX"     # from x.h
     assert refs[("node_t", "type")] == "c:node_t"
     assert refs[("next", "attr")] == "c:node_t.next" and refs[("v", "attr")] == "c:node_t.next.v"
     assert ("local", "name") not in refs and ("k", "name") not in refs and ("n", "name") not in refs   # locals
@@ -345,7 +346,8 @@ def _zlib_uses(real_c):
 def test_real_packages_and_include_aliases(real_c):
     conn = sqlite3.connect(f"file:{C_REAL_DB}?mode=ro", uri=True)
     pk = set(conn.execute("SELECT r.name, p.package, p.import_root, p.source FROM packages p JOIN repos r ON r.id = p.repo_id"))
-    assert ("zlib", "c:zlib", "", "include") in pk and ("libpng", "c:libpng", "", "pkg-config") in pk
+    assert ("zlib", "c:zlib", "", "include") in pk and ("libpng", "c:libpng", "", "include") in pk
+    assert ("zlib", "c:minizip", "contrib/minizip", "pkg-config") in pk
     assert conn.execute("SELECT canonical FROM resolved WHERE target = 'c:zlib.h'").fetchone()[0] == "c:zlib/zlib.h"
 
 

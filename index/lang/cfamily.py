@@ -561,7 +561,11 @@ class _Extractor:
         fn = node.type == "preproc_function_def"
         renaming = not fn and value is not None and re.fullmatch(rb"\s*[A-Za-z_]\w*\s*", value.text or b"") is not None
         line = self.text(node).split("\n", 1)[0].rstrip("\\").strip()
-        self.add_def(PREFIX + name, name, "macro" if fn else "constant", self.module, node, n, line[:240],
+        q = PREFIX + name
+        if not self.header:     # a #define in a .c file is seen by that translation unit only
+            q = f"{self.module}.{name}"
+            self.local_defs[(PREFIX, name)] = q
+        self.add_def(q, name, "macro" if fn else "constant", self.module, node, n, line[:240],
                      decl=renaming or value is None)
 
     # ---- text helpers ------------------------------------------------------------------------

@@ -23,7 +23,9 @@ _cache: dict = {}
 
 
 def project(root: str, paths: list[str]) -> dict:
-    """{"repo", "include_roots" (deepest first, "" last), "packages", "cpp_only", "macros"}."""
+    """{"repo", "include_roots" (deepest first, "" last), "packages", "cpp_only", "macros"}.
+    packages: ("c:<repo>", "include" or "", "include") and one ("c:<name>", dir, "pkg-config") per
+    other `.pc` file."""
     try:
         st = os.stat(os.path.join(root, ".git"))
         key = (root, st.st_mtime_ns)
@@ -73,7 +75,8 @@ def _project(root: str) -> dict:
         roots |= _build_includes(root, bf)
     roots = {r for r in roots if r and os.path.isdir(os.path.join(root, r))}
     include_roots = sorted(roots, key=lambda r: (-r.count("/"), r)) + [""]
-    packages = [(f"c:{repo}", r, "include") for r in include_roots]
+    main = "include" if "include" in roots else ""
+    packages = [(f"c:{repo}", main, "include")]   # one row per package name (the table's key)
     for pc in pcs:
         name = os.path.basename(pc).split(".pc")[0]
         if name and f"c:{name}" != f"c:{repo}":
@@ -123,7 +126,8 @@ def _build_includes(root: str, build_file: str) -> set[str]:
                     found.append((here, tok))
     else:
         for m in _MAKE_INC.finditer(text):
-            found.append((here, m.group(1)))
+            if m.group(1).rstrip("/") != ".":      # the directory make runs in, not a header root
+                found.append((here, m.group(1)))
     out = set()
     for base, tok in found:
         if os.path.isabs(tok):

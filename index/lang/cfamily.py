@@ -651,25 +651,35 @@ class _Extractor:
         cpp = self.cpp
         mod = self.module
         local_defs = self.local_defs
+        funcs, nfuncs, ascii_ = self.funcs, len(self.funcs), self.ascii
+        name_target, cpp = self.name_target, self.cpp
         for kindcap in ("id", "type", "nsid"):
+            kind0 = "type" if kindcap == "type" else "name"
+            fi = -1
+            nxt = 0                     # captures come in document order: walk the function list along
+            targets: dict = {}          # (name, scope) -> target, within this pass
             for n in caps.get(kindcap, ()):
                 b = n.start_byte
-                if b in skip or b in handled or n.parent.type == "destructor_name":
+                if b in skip or b in handled:
                     continue
-                row, c0 = n.start_point
+                while nxt < nfuncs and funcs[nxt][0] <= b:
+                    nxt += 1
+                fi = nxt - 1 if nxt and b < funcs[nxt - 1][1] else -1
                 name = n.text.decode("utf-8", "replace")
-                fi = self.enclosing(b)
                 if fi >= 0 and kindcap == "id" and name in locals_.get(fi, ()):
                     continue
-                col = self.col(row, c0)
+                row, c0 = n.start_point
+                col = c0 if ascii_ else self.col(row, c0)
                 if (row, col) in def_names:
                     continue
-                if fi >= 0:
-                    scope = self.funcs[fi][2]
-                else:
-                    scope = self.scope_at(n)
-                target = self.name_target(name, scope)
-                kind = "call" if b in calls else ("type" if kindcap == "type" else "name")
+                if cpp and n.parent.type == "destructor_name":
+                    continue
+                scope = funcs[fi][2] if fi >= 0 else (self.scope_at(n) if cpp else PREFIX)
+                key = (name, scope)
+                target = targets.get(key)
+                if target is None:
+                    target = targets[key] = name_target(name, scope)
+                kind = "call" if b in calls else kind0
                 out.append((row, col, col + len(name), name, target, kind))
         # struct members: `p->f`, `s.f`, `.f = x`, `this->f`
         for fld in caps.get("fld", ()):

@@ -58,16 +58,23 @@ class Resolver:
         return result
 
     def _value_class(self, q, depth, seen):
-        """The class whose members a resolved name's value has, or None."""
-        k = self.kind(q)
-        if k in TYPE_LIKE:
-            return q
-        if k in VALUE:
+        """The class whose members a resolved name's value has, or None. A named type (kind `type`)
+        with no recorded target has its own members (Go's `type Mode int`); one that names another
+        type (a C typedef) has that type's members, through chains of aliases
+        (`png_structrp` -> `png_struct` -> `struct png_struct_def`)."""
+        for _ in range(8):
+            k = self.kind(q)
+            if k in CLASS_LIKE:
+                return q
+            if k not in VALUE and k != "type":
+                return None
             t = self.type_of(q)
-            if t:
-                r = self._resolve(t, depth + 1, seen)
-                if r is not None and self.kind(r) in TYPE_LIKE:
-                    return r
+            if not t:
+                return q if k == "type" else None
+            r = self._resolve(t, depth + 1, seen)
+            if r is None or r == q or self.kind(r) not in TYPE_LIKE:
+                return q if k == "type" else None
+            q = r
         return None
 
     def _resolve_uncached(self, q, depth, seen):

@@ -35,6 +35,7 @@ class RepoResult:
     refs: int = 0
     lines: int = 0            # lines parsed this run
     skipped: Counter = field(default_factory=Counter)
+    languages: Counter = field(default_factory=Counter)   # lines parsed this run, per language
     warnings: list = field(default_factory=list)
     seconds: float = 0.0
 
@@ -220,6 +221,7 @@ class Indexer:
                     content.insert(conn, blob, facts.content, fts=not self.bulk)
                 res.parsed += 1
                 res.lines += lines
+                res.languages[lg.NAME] += lines
                 defs_rows.extend((fid, repo_id) + d for d in facts.defs)
                 refs_rows.extend((fid, repo_id) + r for r in facts.refs)
                 alias_rows.extend((fid,) + a for a in facts.aliases)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 
 import pytest
 import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-from orgutil import SERVE, find, to_client_units
+from orgutil import SERVE, TESTS, find, index, init_repo, to_client_units
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -104,7 +105,7 @@ async def session(org, init_options: dict):
     c = await ClientServerConfig(server_command=[*SERVE]).start()
     try:
         result = await c.initialize_session(types.InitializeParams(
-            capabilities=client_capabilities("visual_studio_code"), root_uri=org.repos["ledger"].as_uri(),
+            capabilities=client_capabilities("visual_studio_code"), root_uri=next(iter(org.repos.values())).as_uri(),
             initialization_options={"db": str(org.db), **init_options}))
         c.encoding = result.capabilities.position_encoding or "utf-16"
         c.org = org
@@ -192,3 +193,54 @@ async def test_did_change_configuration_switches_between_lists_and_booleans(org)
         assert await entry_definition(c) == []
         configure(c, None)                                           # null: the default
         assert await entry_definition(c) == [where(c, *ENTRY_DEF)]
+
+
+# ---- the same for a Go file: the list is matched against the requesting file's language ----------
+
+class GoOrg:
+    def __init__(self, db, repos):
+        self.db, self.repos = db, repos
+
+    def path(self, repo, rel):
+        return self.repos[repo] / rel
+
+    def uri(self, repo, rel):
+        return self.path(repo, rel).as_uri()
+
+
+@pytest.fixture(scope="module")
+def go_org(tmp_path_factory):
+    """tests/fixtures/go-org (payments-go uses platform-go) as git repos, indexed by the real CLI."""
+    dest = tmp_path_factory.mktemp("go-org")
+    repos = {}
+    for src in sorted((TESTS / "fixtures" / "go-org").iterdir()):
+        shutil.copytree(src, dest / src.name)
+        init_repo(dest / src.name)
+        repos[src.name] = dest / src.name
+    result = index(dest / "go.db", *repos.values())
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    return GoOrg(dest / "go.db", repos)
+
+
+SERVICE_GO = ("payments-go", "service/service.go")
+
+
+async def go_definition(c, needle, sub):
+    uri, line, ch = where(c, *SERVICE_GO, needle, sub)
+    c.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
+        uri=uri, language_id="go", version=1, text=c.org.path(*SERVICE_GO).read_text(encoding="utf-8"))))
+    return locs(await c.text_document_definition_async(types.DefinitionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=line, character=ch))))
+
+
+async def test_cross_only_list_applies_to_go_files_by_their_language(go_org):
+    helper = ("payments-go", "service/helpers.go", "func helper(", "helper")     # same repo
+    new = ("platform-go", "log/log.go", "func New(", "New")                      # another team's repo
+    async with session(go_org, {"crossOnly": ["go"]}) as c:
+        assert await go_definition(c, "helper(s.cfg", "helper") == []
+        assert where(c, *new) in await go_definition(c, 'plog.New("run")', "New")
+        assert all(uri.startswith(go_org.repos["platform-go"].as_uri() + "/")
+                   for uri, _, _ in await go_definition(c, 'plog.New("run")', "New"))    # no vendored copy in payments-go
+    async with session(go_org, {"crossOnly": ["python"]}) as c:
+        assert await go_definition(c, "helper(s.cfg", "helper") == [where(c, *helper)]
+        assert not warnings(c)

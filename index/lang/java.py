@@ -644,6 +644,8 @@ class _Java(jvm.Base):
             base = self.visit(obj)
         target = f"{base}.{name}" if base else None
         self.ref(f, target, "attr")
+        if base and name == "INSTANCE" and looks_like_type(base.rpartition(".")[2]):
+            return base     # a Kotlin object (or a Java singleton) seen from Java: the instance of base
         return (self.known_member(base, name, False) or target) if base else None
 
     def v_call(self, node):

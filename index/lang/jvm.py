@@ -31,6 +31,7 @@ _GRADLE_GROUP = re.compile(r"""^\s*group\s*=?\s*["']([^"']+)["']""", re.M)
 _GRADLE_NAME = re.compile(r"""rootProject\.name\s*=\s*["']([^"']+)["']""")
 TPARAM = object()     # scope marker: a type parameter (never a reference)
 LOCAL = None          # scope value: a local whose value type is unknown
+BARRIER = "\0barrier"  # scope key: locals of enclosing scopes are not visible from here
 
 # java.lang (implicitly imported by every Java file and by Kotlin): simple name -> package
 JAVA_LANG = frozenset("""Object String Class Integer Long Short Byte Character Boolean Double Float Number
@@ -336,10 +337,16 @@ class Base:
 
     # ---- scopes -----------------------------------------------------------------------------
     def local(self, name: str):
-        """The scope value of a local name, or a KeyError-free miss marker (False)."""
+        """The scope value of a local name, or False. Past a BARRIER (a member function's scope)
+        only type parameters of the enclosing class are visible, not its constructor's parameters."""
+        crossed = False
         for s in reversed(self.scopes):
             if name in s:
-                return s[name]
+                v = s[name]
+                if not crossed or v is TPARAM:
+                    return v
+            if BARRIER in s:
+                crossed = True
         return False
 
     def bind(self, name: str, value=LOCAL):

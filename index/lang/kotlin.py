@@ -12,7 +12,7 @@ import tree_sitter_kotlin
 from tree_sitter import Language, Parser
 
 from . import jvm
-from .jvm import PREFIX, TPARAM, ClassRec, fqn_chain, looks_like_type, package_target, qual
+from .jvm import BARRIER, PREFIX, TPARAM, ClassRec, fqn_chain, looks_like_type, package_target, qual
 
 NAME = "kotlin"
 EXTENSIONS = (".kt", ".kts")
@@ -324,7 +324,7 @@ class _Kotlin(jvm.Base):
         n = node.child_by_field_name("name")
         cls = self.cls
         local = self.in_body
-        self.scopes.append({})
+        self.scopes.append({BARRIER: True} if cls is not None and cls.qual is not None and not local else {})
         body = None
         rt = None
         receiver = None
@@ -432,7 +432,7 @@ class _Kotlin(jvm.Base):
                             self.v_type(c)
                 end = ch.end_byte
             elif t in ("getter", "setter"):
-                self.scopes.append({"field": pt, "value": pt})
+                self.scopes.append({"field": pt, "value": pt, BARRIER: True})
                 self.walk(ch)
                 self.scopes.pop()
             elif t == "property_delegate":
@@ -463,7 +463,7 @@ class _Kotlin(jvm.Base):
     def v_secondary_ctor(self, node):
         cls = self.cls
         kw = next((c for c in node.children if c.type == "constructor"), None)
-        self.scopes.append({})
+        self.scopes.append({BARRIER: True})
         body = None
         for ch in node.named_children:
             t = ch.type

@@ -117,7 +117,7 @@ def cross_repo_cases(library: Path, layout: Layout) -> tuple[list[Case], list[st
                 body_start = i + 1
         if not imported:
             continue
-        names = re.compile(r"(?<![\w.$@])(" + "|".join(map(re.escape, imported)) + r")\b(?:\.([a-z]\w*))?")
+        names = re.compile(r"(?<![\w.$])(" + "|".join(map(re.escape, imported)) + r")\b(?:\.([a-z]\w*))?")
         code_lines = _code_lines(lines, body_start)
         for i, code in code_lines:
             for m in names.finditer(code):

@@ -577,19 +577,19 @@ class _Java(jvm.Base):
         while c is not None:
             if c.qual is not None and name in c.fields:
                 t = f"{c.qual}.{name}"
-                self.ref(node, t, "name")
+                self.ref(node, t, "name", name)
                 return c.fields[name] or t
             c = c.outer
         if name in self.statics:
             t = self.statics[name]
-            self.ref(node, t, "name")
+            self.ref(node, t, "name", name)
             return t
         if looks_like_type(name) or name in self.imports or name in self.file_types or self.type_in_scope(name):
             t = self.type_target(name)
-            self.ref(node, t, "name")
+            self.ref(node, t, "name", name)
             return t
         t, v = self.member_target(name, False)
-        self.ref(node, t, "name")
+        self.ref(node, t, "name", name)
         return v
 
     def chain(self, node):
@@ -611,7 +611,12 @@ class _Java(jvm.Base):
 
     def fqn(self, obj, last=None):
         """`com.q.Thing` in code (a fully qualified name): refs along the package path; its target."""
-        if obj.type not in ("field_access", "identifier"):
+        head = obj
+        while head.type == "field_access":
+            head = head.child_by_field_name("object")
+            if head is None:
+                return None
+        if head.type != "identifier" or not head.text[:1].islower() or (obj is head and last is None):
             return None
         parts = self.chain(obj)
         if parts is None:
@@ -643,7 +648,7 @@ class _Java(jvm.Base):
         if base is None:
             base = self.visit(obj)
         target = f"{base}.{name}" if base else None
-        self.ref(f, target, "attr")
+        self.ref(f, target, "attr", name)
         if base and name == "INSTANCE" and looks_like_type(base.rpartition(".")[2]):
             return base     # a Kotlin object (or a Java singleton) seen from Java: the instance of base
         return (self.known_member(base, name, False) or target) if base else None
@@ -656,11 +661,11 @@ class _Java(jvm.Base):
             name = self.text(n)
             if obj is None:
                 target, value = self.member_target(name, True)
-                self.ref(n, target, "name")
+                self.ref(n, target, "name", name)
             else:
                 base = self.fqn(obj) or self.visit(obj)
                 target = f"{base}.{name}" if base else None
-                self.ref(n, target, "attr")
+                self.ref(n, target, "attr", name)
                 value = (self.known_member(base, name, True) or f"{target}()") if target else None
         for ch in node.named_children:
             t = ch.type

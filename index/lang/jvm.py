@@ -250,8 +250,9 @@ class Base:
     def text(self, node) -> str:
         return node.text.decode("utf-8", "replace")
 
-    def ref(self, node, target, kind):
-        name = node.text.decode("utf-8", "replace")
+    def ref(self, node, target, kind, name=None):
+        if name is None:
+            name = node.text.decode("utf-8", "replace")
         r, c = node.start_point
         if not self.all_ascii:
             c = self.col(r, c)

@@ -360,3 +360,19 @@ async def test_real_references_reach_other_repos(real_client: LanguageClient, re
     expected = {(c.file.as_uri(), c.line) for c in cases if c.name == "ReactContextBaseJavaModule"}
     assert len({u for u, _ in expected}) >= 5                  # modules in several libraries extend it
     assert expected <= got, sorted(expected - got)[:10]
+
+
+def test_columns_are_code_points_after_non_ascii_text():
+    src = 'package p;\nclass A { String s = "héllo😀"; B b = new B(); }\n'
+    f = facts_of(java, src)
+    line = src.split("\n")[1]
+    refs = {(r[3], r[1], r[2]) for r in f.refs}
+    col = line.index("B b")
+    assert ("B", col, col + 1) in refs
+    col = line.index("B()")
+    assert ("B", col, col + 1) in refs
+    d = next(r for r in f.defs if r[0] == "jvm:p.A.b")
+    assert (d[9], d[10]) == (line.index("b ="), line.index("b =") + 1)
+    k = facts_of(kotlin, 'package p\nval s = "ü"; val t = Foo()\n')
+    line = 'val s = "ü"; val t = Foo()'
+    assert ("Foo", line.index("Foo"), line.index("Foo") + 3) in {(r[3], r[1], r[2]) for r in k.refs}

@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from debsrc import deb_repo  # noqa: E402
 from debsource import deb_source_repo  # noqa: E402
+from csource import deb_source_repo as c_source_repo  # noqa: E402
 from npmsrc import npm_repo  # noqa: E402
 
 from crossnav.index import lang  # noqa: E402
@@ -91,6 +92,11 @@ CORPORA = {
     "ruby": ("Ruby", [
         deb("ruby-rack", "usr/share/rubygems-integration/all/gems/rack-*", "rack"),
         deb("ruby-faraday", "usr/share/rubygems-integration/all/gems/faraday-*", "faraday"),
+    ]),
+    # C: upstream tarballs of Debian source packages (tests/csource.py); libpng calls zlib
+    "c": ("C", [
+        lambda: c_source_repo("zlib", "zlib"),
+        lambda: c_source_repo("libpng1.6", "libpng"),
     ]),
     # C#: Debian ships no C# source in binary packages; these are source packages (tests/debsource.py)
     "csharp": ("C#", [

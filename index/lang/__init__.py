@@ -79,12 +79,19 @@ MODULES = ("crossnav.index.python", "crossnav.index.lang.go", "crossnav.index.la
            "crossnav.index.lang.c", "crossnav.index.lang.cpp", "crossnav.index.lang.java", "crossnav.index.lang.kotlin")
 
 
+UNAVAILABLE: dict = {}   # module name -> why it did not import (a grammar wheel missing or incompatible)
+
+
 @lru_cache(maxsize=None)
 def languages() -> tuple:
-    """Every language module that imports (its grammar wheel installed)."""
+    """Every language module that imports. One whose grammar wheel is missing or built for another
+    tree-sitter is left out (its files are not indexed) and noted in UNAVAILABLE for the CLI to say."""
     out = []
     for name in MODULES:
-        out.append(importlib.import_module(name))
+        try:
+            out.append(importlib.import_module(name))
+        except (ImportError, ValueError) as e:   # ValueError: tree-sitter refuses the grammar's ABI version
+            UNAVAILABLE[name.rpartition(".")[2]] = f"{type(e).__name__}: {e}"
     return tuple(out)
 
 

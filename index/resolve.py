@@ -21,7 +21,7 @@ from __future__ import annotations
 import sqlite3
 from functools import lru_cache
 
-STRONG = {"class", "function", "method", "module", "property"}
+from .lang import CLASS_LIKE, STRONG, VALUE
 MAX_DEPTH = 24
 
 
@@ -55,13 +55,13 @@ class Resolver:
     def _value_class(self, q, depth, seen):
         """The class whose members a resolved name's value has, or None."""
         k = self.kind(q)
-        if k == "class":
+        if k in CLASS_LIKE:
             return q
-        if k in ("variable", "constant", "attribute", "parameter", "property"):
+        if k in VALUE:
             t = self.type_of(q)
             if t:
                 r = self._resolve(t, depth + 1, seen)
-                if r is not None and self.kind(r) == "class":
+                if r is not None and self.kind(r) in CLASS_LIKE:
                     return r
         return None
 
@@ -71,7 +71,7 @@ class Resolver:
             if c is None:
                 return None
             k = self.kind(c)
-            if k == "class":
+            if k in CLASS_LIKE:
                 return c
             if k in ("function", "method", "property"):
                 t = self.type_of(c)
@@ -82,7 +82,7 @@ class Resolver:
             c = self._resolve(callee, depth + 1, seen)
             if c is None:
                 return None
-            if self.kind(c) == "class":
+            if self.kind(c) in CLASS_LIKE:
                 for owner in self._mro(c, depth, seen):
                     for cand in (f"{owner}.__init__.{kw}", f"{owner}.{kw}"):
                         if self.kind(cand) in ("parameter", "attribute"):
@@ -107,12 +107,12 @@ class Resolver:
             if r is not None:
                 return r
         pk = self.kind(p)
-        if pk == "class":
+        if pk in CLASS_LIKE:
             for b in self._mro(p, depth, seen)[1:]:
                 cand = f"{b}.{last}"
                 if self.kind(cand) is not None:
                     return cand
-        elif pk == "module":
+        elif pk in ("module", "namespace", "package"):
             for s in self.stars(p):
                 r = self._resolve(f"{s}.{last}", depth + 1, seen)
                 if r is not None:
@@ -136,7 +136,7 @@ class Resolver:
             out.append(c)
             for b in self.bases(c):
                 r = self._resolve(b, depth + 1, seen)
-                if r is not None and self.kind(r) == "class":
+                if r is not None and self.kind(r) in CLASS_LIKE:
                     todo.append(r)
         return out
 

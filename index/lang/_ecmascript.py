@@ -706,7 +706,35 @@ class _Extractor:
                 self.later.append((_Extractor.l_ann_type, (i, typ)))
             elif value is not None:
                 self.later.append((_Extractor.l_value_type, (i, value)))
+            if t == "object":
+                self.object_members(value, qual, 2)
         return [qual]
+
+    def object_members(self, obj, qual, depth):
+        """`const colors = {primary: '#0af', load() {}}`: colors.primary, colors.load."""
+        for ch in obj.named_children:
+            t = ch.type
+            if t == "pair":
+                key = ch.child_by_field_name("key")
+                val = ch.child_by_field_name("value")
+                if key is None or key.type not in ("property_identifier", "string") or val is None:
+                    continue
+                if key.type == "string":
+                    if not key.named_child_count:
+                        continue
+                    key = key.named_children[0]
+                mq = f"{qual}.{self.text(key)}"
+                if val.type in _FUNC_VALUES:
+                    self.add_def(mq, key, "method", qual, ch, self.header(ch, val.child_by_field_name("body")), self.doc(ch))
+                else:
+                    self.add_def(mq, key, "property", qual, ch, self.first_line(ch), self.doc(ch))
+                    if val.type == "object" and depth > 1:
+                        self.object_members(val, mq, depth - 1)
+            elif t == "method_definition":
+                name = ch.child_by_field_name("name")
+                if name is not None and name.type == "property_identifier":
+                    self.add_def(f"{qual}.{self.text(name)}", name, "method", qual, ch,
+                                 self.header(ch, ch.child_by_field_name("body")), self.doc(ch))
 
     def destructure(self, pattern, req, scope, outer, const):
         """`const {a, b: c} = require('x')` binds imports; any other pattern defines variables."""
@@ -1051,6 +1079,8 @@ class _Extractor:
             if node is None or node.start_byte != s or node.end_byte != e or node.type not in _IDENTS:
                 continue
             parent = node.parent
+            if parent.type == "nested_type_identifier" and parent.child_by_field_name("name") == node:
+                continue    # `ns.Type`: a member, reached from `ns`
             scope = self.declares(node, parent)
             if scope is not None:
                 if scope:

@@ -123,7 +123,8 @@ def read_json(path: str, comments: bool = False):
     except ValueError:
         if not comments:
             return None
-    text = _JSONC.sub(lambda m: m.group(1) or m.group(2) or "", text)
+    for _ in range(2):   # comments first; then commas that only a comment separated from `}`
+        text = _JSONC.sub(lambda m: m.group(1) or m.group(2) or "", text)
     try:
         return json.loads(text)
     except ValueError:

@@ -263,7 +263,10 @@ class _Extractor:
         self.defined[mod] = 0
         self.statements(root, mod)
         for fn, args in self.later:
-            fn(self, *args)
+            try:
+                fn(self, *args)
+            except Exception:  # noqa: BLE001 - as in statements()
+                self.facts.errors += 1
         if self.cjs and f"{mod}.default" not in self.defined and not any(
                 a[0] == f"{mod}.default" for a in self.facts.aliases):
             self.alias(f"{mod}.default", mod, 0, root)
@@ -287,7 +290,10 @@ class _Extractor:
         for node in parent.named_children:
             h = _STATEMENTS.get(node.type)
             if h is not None:
-                h(self, node, scope, node)
+                try:
+                    h(self, node, scope, node)
+                except Exception:  # noqa: BLE001 - a shape this code did not expect: skip the statement, keep the file
+                    self.facts.errors += 1
 
     def bind_top(self, scope, name, qual):
         if scope == self.module and name not in self.bind:
@@ -451,7 +457,7 @@ class _Extractor:
                 self.bind_top(scope, self.text(name), nq)
                 self.alias(qual, nq, 0, outer)
             else:
-                self.value_def(qual, kw, v, scope, outer, name="default")
+                self.value_def(qual, kw, v, scope, outer, name_text="default")
         else:
             i = self.add_def(qual, kw, "variable", scope, outer, self.first_line(outer), self.doc(outer), name="default")
             self.later.append((_Extractor.l_value_type, (i, v)))
@@ -1069,10 +1075,7 @@ class _Extractor:
         skip = self.skip
         shadows: dict = {}
         found = []
-        for m in _WORD.finditer(src):
-            if m.group() not in names:
-                continue
-            s, e = m.span()
+        for s, e in _occurrences(src, names):
             if s in skip:
                 continue
             node = root.descendant_for_byte_range(s, e)
@@ -1093,7 +1096,10 @@ class _Extractor:
                 b = node.start_byte
                 if any(a <= b < z for a, z in sh):
                     continue
-            self.use(node, parent)
+            try:
+                self.use(node, parent)
+            except Exception:  # noqa: BLE001 - as in statements()
+                self.facts.errors += 1
         if self.locals:
             self.local_uses()
 
@@ -1299,6 +1305,27 @@ class _Extractor:
             prefix = f"{prefix}.{self.text(prop)}"
             self.ref(prop, prefix, "attr")
             cur, p = p, p.parent
+
+
+def _occurrences(src: bytes, names: set):
+    """(start, end) of every whole-word occurrence of these names: one C-speed search per name
+    when they are few and not tiny, else one pass over every identifier-like token."""
+    if len(names) > 40 or any(len(n) < 3 for n in names):
+        for m in _WORD.finditer(src):
+            if m.group() in names:
+                yield m.span()
+        return
+    hits = []
+    for name in names:
+        n = len(name)
+        s = src.find(name)
+        while s >= 0:
+            e = s + n
+            if not _word_byte(src, s - 1) and not _word_byte(src, e):
+                hits.append((s, e))
+            s = src.find(name, e)
+    hits.sort()
+    yield from hits
 
 
 def _word_byte(src: bytes, i: int) -> bool:

@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from debsrc import deb_repo  # noqa: E402
+from debsource import deb_source_repo  # noqa: E402
 from npmsrc import npm_repo  # noqa: E402
 
 from crossnav.index import lang  # noqa: E402
@@ -83,6 +84,11 @@ CORPORA = {
     "ruby": ("Ruby", [
         deb("ruby-rack", "usr/share/rubygems-integration/all/gems/rack-*", "rack"),
         deb("ruby-faraday", "usr/share/rubygems-integration/all/gems/faraday-*", "faraday"),
+    ]),
+    # C#: Debian ships no C# source in binary packages; these are source packages (tests/debsource.py)
+    "csharp": ("C#", [
+        lambda: deb_source_repo("dbus-sharp", "dbus-sharp-0.*"),
+        lambda: deb_source_repo("dbus-sharp-glib", "dbus-sharp-glib-0.*"),
     ]),
 }
 

@@ -300,6 +300,15 @@ async def test_references_of_a_class_reach_other_repos(client: LanguageClient):
 
 
 @ASYNC
+async def test_references_of_a_method_include_unknown_receivers(client: LanguageClient):
+    doc, pos = params(client, *CLIENT, "  send(method", "send")
+    got = locs(await client.text_document_references_async(types.ReferenceParams(
+        text_document=doc, position=pos, context=types.ReferenceContext(include_declaration=False))))
+    assert got == sorted([where(client, *CLIENT, "this.send(", "send"),                   # resolved
+                          where(client, *API, "anyClient.send(", "send")])               # `any`: by name, in a file importing the package
+
+
+@ASYNC
 async def test_references_of_a_commonjs_method(client: LanguageClient):
     doc, pos = params(client, "legacy-utils", "lib/ledger.js", "prototype.add", "add")
     got = locs(await client.text_document_references_async(types.ReferenceParams(

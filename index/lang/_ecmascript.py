@@ -86,6 +86,7 @@ def _collapse(text: str, limit: int = _MAX_SIG) -> str | None:
 
 # identifier-like tokens (keywords, property names and words in comments too: the tree decides)
 _WORD = re.compile(rb"[A-Za-z_$\x80-\xff][\w$\x80-\xff]*")
+_MEMBER = re.compile(rb"\.[ \t]*([A-Za-z_$\x80-\xff#][\w$\x80-\xff]*)")
 
 
 class _Extractor:
@@ -108,6 +109,7 @@ class _Extractor:
         self.cjs = False              # uses CommonJS exports
         self.export_vars: set = set()  # `var app = exports = module.exports = {}`
         self.locals: list = []        # (name, start, end, value target, declaration byte): typed locals
+        self.members_done: set = set()  # start bytes of member names given a target
         self._specs: dict = {}
 
     # ---- positions -----------------------------------------------------------------------------
@@ -1069,6 +1071,7 @@ class _Extractor:
         if self.classes:
             names.add(b"this")
         if not names:
+            self.unknown_members()
             return
         src = self.src
         root = self.root
@@ -1102,6 +1105,23 @@ class _Extractor:
                 self.facts.errors += 1
         if self.locals:
             self.local_uses()
+        self.unknown_members()
+
+    def unknown_members(self):
+        """`x.name` where the type of x is not known here: a use of some member `name` (target None);
+        find-references counts it for members of that name in packages this file imports."""
+        done = self.members_done
+        skip = self.skip
+        root = self.root
+        for m in _MEMBER.finditer(self.src):
+            s = m.start(1)
+            if s in done or s in skip:
+                continue
+            node = root.descendant_for_byte_range(s, m.end(1))
+            if node is None or node.start_byte != s or node.type not in ("property_identifier", "private_property_identifier"):
+                continue
+            if node.parent is not None and node.parent.type in ("member_expression", "nested_identifier"):
+                self.ref(node, None, "attr")
 
     def declares(self, node, parent):
         """Where a local declaration of this name is visible: (start, end); False for a top-level
@@ -1221,6 +1241,7 @@ class _Extractor:
                 self.this_field(prefix, prop, p)      # this.x = value: declares the field x
                 continue
             self.ref(prop, prefix, "attr")
+            self.members_done.add(prop.start_byte)
         if target is not None and p is not None:
             self.typed_local(cur, p, target, kind)
 
@@ -1304,6 +1325,7 @@ class _Extractor:
                 break
             prefix = f"{prefix}.{self.text(prop)}"
             self.ref(prop, prefix, "attr")
+            self.members_done.add(prop.start_byte)
             cur, p = p, p.parent
 
 

@@ -128,7 +128,8 @@ class _Extractor:
         """(text, line, col, end_col) of a one-line token."""
         text = node.text.decode("utf-8", "replace")
         r, c = node.start_point
-        c = self.col(r, c)
+        if not self.all_ascii:
+            c = self.col(r, c)
         return text, r, c, c + len(text)
 
     def text(self, node) -> str:
@@ -178,10 +179,20 @@ class _Extractor:
 
     def header(self, outer, body):
         end = body.start_byte if body is not None else outer.end_byte
-        return _collapse(self.src[outer.start_byte:end].decode("utf-8", "replace").rstrip().rstrip("{").rstrip())
+        return self.snippet(outer.start_byte, end, _MAX_SIG, "{")
+
+    def snippet(self, start, end, limit, strip=""):
+        """Source text [start, end) on one line (whitespace collapsed), at most `limit` characters."""
+        raw = self.src[start:min(end, start + 4 * limit)].decode("utf-8", "replace").rstrip()
+        if strip:
+            raw = raw.rstrip(strip).rstrip()
+        return _collapse(raw, limit)
 
     def first_line(self, node, limit=200):
-        line = self.src[node.start_byte:node.end_byte].split(b"\n", 1)[0].decode("utf-8", "replace")
+        start = node.start_byte
+        nl = self.src.find(b"\n", start, node.end_byte)
+        end = node.end_byte if nl < 0 else nl
+        line = self.src[start:min(end, start + 4 * limit)].decode("utf-8", "replace")
         return _collapse(line.rstrip().rstrip(";"), limit)
 
     # ---- module names of specifiers ------------------------------------------------------------
@@ -566,7 +577,7 @@ class _Extractor:
             pat = p.child_by_field_name("pattern")
             if pat is None or pat.type != "identifier":
                 continue
-            i = self.add_def(f"{cls}.{self.text(pat)}", pat, "field", cls, p, _collapse(self.text(p), 200), None)
+            i = self.add_def(f"{cls}.{self.text(pat)}", pat, "field", cls, p, self.snippet(p.start_byte, p.end_byte, 200), None)
             typ = p.child_by_field_name("type")
             if i is not None and typ is not None:
                 self.later.append((_Extractor.l_ann_type, (i, typ)))
@@ -592,7 +603,7 @@ class _Extractor:
                         continue
                     kind = "property" if m.type == "property_signature" else "method"
                     i = self.add_def(f"{qual}.{self.text(mname)}", mname, kind, qual, m,
-                                     _collapse(self.text(m).rstrip(";,"), 200), self.doc(m))
+                                     self.snippet(m.start_byte, m.end_byte, 200, ";,"), self.doc(m))
                     typ = m.child_by_field_name("type") or m.child_by_field_name("return_type")
                     if i is not None and typ is not None:
                         self.later.append((_Extractor.l_ann_type, (i, typ)))
@@ -604,7 +615,7 @@ class _Extractor:
             return []
         nm = self.text(name)
         qual = f"{scope}.{nm}"
-        self.add_def(qual, name, "type", scope, node, _collapse(self.src[outer.start_byte:node.end_byte].decode("utf-8", "replace"), 300), self.doc(outer))
+        self.add_def(qual, name, "type", scope, node, self.snippet(outer.start_byte, node.end_byte, 300), self.doc(outer))
         self.bind_top(scope, nm, qual)
         return [qual]
 
@@ -621,7 +632,7 @@ class _Extractor:
             for m in body.named_children:
                 mname = m if m.type == "property_identifier" else m.child_by_field_name("name") if m.type == "enum_assignment" else None
                 if mname is not None and mname.type == "property_identifier":
-                    self.add_def(f"{qual}.{self.text(mname)}", mname, "enum_member", qual, m, _collapse(self.text(m), 200), self.doc(m))
+                    self.add_def(f"{qual}.{self.text(mname)}", mname, "enum_member", qual, m, self.snippet(m.start_byte, m.end_byte, 200, ","), self.doc(m))
         return [qual]
 
     def d_namespace(self, node, scope, outer):
@@ -1338,23 +1349,26 @@ def _occurrences(src: bytes, names: set):
                 yield m.span()
         return
     hits = []
+    word = _WORD_BYTE
+    size = len(src)
     for name in names:
         n = len(name)
         s = src.find(name)
         while s >= 0:
             e = s + n
-            if not _word_byte(src, s - 1) and not _word_byte(src, e):
+            if (s == 0 or not word[src[s - 1]]) and (e == size or not word[src[e]]):
                 hits.append((s, e))
             s = src.find(name, e)
     hits.sort()
     yield from hits
 
 
+# bytes that continue an identifier: ASCII letters, digits, _ and $, and any byte of a non-ASCII character
+_WORD_BYTE = tuple(c >= 0x80 or chr(c).isalnum() or chr(c) in "_$" for c in range(256))
+
+
 def _word_byte(src: bytes, i: int) -> bool:
-    if i < 0 or i >= len(src):
-        return False
-    c = src[i]
-    return c >= 0x80 or c == 0x24 or c == 0x5F or 0x30 <= c <= 0x39 or 0x41 <= c <= 0x5A or 0x61 <= c <= 0x7A
+    return 0 <= i < len(src) and _WORD_BYTE[src[i]]
 
 
 def _dotted(node):

@@ -124,7 +124,9 @@ def test_classes_members_docs_and_types():
     assert defs[f"{m}.Client.baseUrl"][2] == "field"                 # a constructor parameter property
     assert defs[f"{m}.createClient"][13] == f"{m}.Client()"          # the return type
     assert set(facts.bases) == {(f"{m}.Client", "js:@acme/http-client/src/base.BaseClient"),
-                                (f"{m}.Client", "js:@acme/http-client/src/transport.Transport")}
+                                (f"{m}.Client", "js:@acme/http-client/src/transport.Transport"),
+                                (f"{m}.Options", f"{m}.RequestOptions")}         # type Options = RequestOptions & {…}
+    assert defs[f"{m}.Options.tag"][2] == "property" and defs[f"{m}.RequestOptions.timeoutMs"][2] == "property"
     refs = {(r[3], r[4], r[5]) for r in facts.refs}
     assert ("attempt", f"{m}.Client.retry.attempt", "attr") in refs     # this.retry.attempt()
     assert ("RetryPolicy", "js:@acme/http-client/src/retry.RetryPolicy", "name") in refs
@@ -260,6 +262,8 @@ DEFINITIONS = [
     ((*API, "other.get(", "get"), (*CLIENT, "async get(", "get")),                               # annotated local
     ((*API, "this.get('/cart')", "get"), (*CLIENT, "async get(", "get")),                         # inherited member
     ((*API, "this.close()", "close"), ("http-client", "src/base.ts", "close(): void", "close")),
+    ((*API, "options.timeoutMs", "timeoutMs"), (*CLIENT, "timeoutMs: number", "timeoutMs")),    # type alias members
+    ((*API, "options.tag", "tag"), (*CLIENT, "tag?: string", "tag")),                          # intersection type
     ((*CHECKOUT, "<Button label", "Button"), ("design-system", "packages/button/src/Button.tsx", "function Button", "Button")),
     ((*CHECKOUT, "<Card title", "Card"), ("design-system", "packages/button/src/Card.tsx", "const Card", "Card")),
     ((*CHECKOUT, "colors.danger", "danger"), ("design-system", "packages/theme/src/index.ts", "danger: '#f30'", "danger")),

@@ -596,28 +596,52 @@ class _Extractor:
                 for b in ch.named_children:
                     self.later.append((_Extractor.l_base, (qual, b)))
         if body is not None:
-            for m in body.named_children:
-                if m.type in ("property_signature", "method_signature"):
-                    mname = m.child_by_field_name("name")
-                    if mname is None or mname.type not in ("property_identifier", "private_property_identifier"):
-                        continue
-                    kind = "property" if m.type == "property_signature" else "method"
-                    i = self.add_def(f"{qual}.{self.text(mname)}", mname, kind, qual, m,
-                                     self.snippet(m.start_byte, m.end_byte, 200, ";,"), self.doc(m))
-                    typ = m.child_by_field_name("type") or m.child_by_field_name("return_type")
-                    if i is not None and typ is not None:
-                        self.later.append((_Extractor.l_ann_type, (i, typ)))
+            self.type_members(body, qual)
         return [qual]
 
+    def type_members(self, body, qual):
+        """Members of an interface body or an object type `{ a: A; m(): B }`."""
+        for m in body.named_children:
+            if m.type in ("property_signature", "method_signature"):
+                mname = m.child_by_field_name("name")
+                if mname is None or mname.type not in ("property_identifier", "private_property_identifier"):
+                    continue
+                kind = "property" if m.type == "property_signature" else "method"
+                i = self.add_def(f"{qual}.{self.text(mname)}", mname, kind, qual, m,
+                                 self.snippet(m.start_byte, m.end_byte, 200, ";,"), self.doc(m))
+                typ = m.child_by_field_name("type") or m.child_by_field_name("return_type")
+                if i is not None and typ is not None:
+                    self.later.append((_Extractor.l_ann_type, (i, typ)))
+
     def d_type(self, node, scope, outer):
+        """`type T = {…}` has members; `type T = Other` has Other's (the resolver follows `type`)."""
         name = node.child_by_field_name("name")
         if name is None:
             return []
         nm = self.text(name)
         qual = f"{scope}.{nm}"
-        self.add_def(qual, name, "type", scope, node, self.snippet(outer.start_byte, node.end_byte, 300), self.doc(outer))
+        i = self.add_def(qual, name, "type", scope, node, self.snippet(outer.start_byte, node.end_byte, 300), self.doc(outer))
         self.bind_top(scope, nm, qual)
+        value = node.child_by_field_name("value")
+        if value is not None and i is not None:
+            parts = value.named_children if value.type == "intersection_type" else [value]
+            for part in parts:
+                if part.type == "object_type":
+                    self.type_members(part, qual)
+                elif part.type in ("type_identifier", "nested_type_identifier", "generic_type"):
+                    self.later.append((_Extractor.l_alias_type, (i if len(parts) == 1 else None, qual, part)))
         return [qual]
+
+    def l_alias_type(self, i, qual, node):
+        """`type A = B` (or `B & {…}`): A has B's members, as a base; a plain alias also records B as its type."""
+        if node.type == "generic_type":
+            base = node.child_by_field_name("name")
+            if base is None or base.text.decode("utf-8", "replace") in _UNWRAP_TYPES:
+                return
+        t = self.expr_target(node)
+        if t:
+            self.facts.bases.append((qual, t))
+            self.set_type(i, t)
 
     def d_enum(self, node, scope, outer):
         name = node.child_by_field_name("name")

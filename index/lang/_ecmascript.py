@@ -543,6 +543,8 @@ class _Extractor:
                     if ch.is_named and ch.type == "formal_parameters":
                         break
                 nm = self.text(name)
+                if nm == "constructor" and kind == "method":
+                    kind = "constructor"
                 mbody = m.child_by_field_name("body")
                 i = self.add_def(f"{cls}.{nm}", name, kind, cls, m, self.header(m, mbody), self.doc(m))
                 rt = m.child_by_field_name("return_type")

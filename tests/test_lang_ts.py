@@ -5,7 +5,6 @@ server over stdio, and real npm packages (each its own repo) checked against an 
 from __future__ import annotations
 
 import shutil
-import sqlite3
 import time
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from tree_sitter import Language, Parser
 
 import jsoracle
 from npmsrc import npm_repo
-from orgutil import SERVE, SESSION_DIR, TESTS, find, git, init_repo, run_cli, to_client_units
+from orgutil import SERVE, SESSION_DIR, TESTS, find, init_repo, run_cli, to_client_units
 from realcode import DownloadFailed
 
 from crossnav.index.lang import Unit, for_path
@@ -284,6 +283,26 @@ DEFINITIONS = [
 async def test_definition_across_repos(client: LanguageClient, case):
     (frm, to) = case
     assert await definition(client, *frm) == [where(client, *to)]
+
+
+@ASYNC
+async def test_definition_from_an_unsaved_buffer(client: LanguageClient):
+    """A buffer that differs from the indexed file is extracted live (relative imports read from disk)."""
+    path = client.repos["checkout-web"] / "src" / "Checkout.tsx"
+    text = "// edited, not saved\nimport { Level } from '@acme/http-client'\n" + path.read_text(encoding="utf-8") + \
+        "\nexport const lvl = Level.Debug\n"
+    uri = path.with_name("Checkout.draft.tsx").as_uri()   # a new, unsaved file: the other tests see Checkout.tsx as indexed
+    client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
+        uri=uri, language_id="typescriptreact", version=1, text=text)))
+    lines = text.split("\n")
+    for needle, sub, target in (("makeApi()", "makeApi", where(client, *API, "function makeApi", "makeApi")),
+                                ("Level.Debug", "Debug", where(client, "http-client", "src/levels.ts", "Debug,", "Debug"))):
+        line = next(i for i, ln in enumerate(lines) if needle in ln)
+        col = lines[line].index(needle) + needle.index(sub)
+        got = locs(await client.text_document_definition_async(types.DefinitionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=types.Position(line=line, character=to_client_units(lines[line], col, client.encoding)))))
+        assert got == [target], needle
 
 
 @ASYNC

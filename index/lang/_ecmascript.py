@@ -2,20 +2,17 @@
 javascript.py: one `js:` namespace, since each imports the other).
 
 One tree-sitter parse. Declarations, imports and exports are read from the top-level statements
-(and class/interface/enum/namespace bodies) only; uses are found by searching the source text for
-the names bound at module level (one regular expression) and asking the tree what sits at each
-hit, so no Python code runs per node of the tree. Everything is file-local: `import {Client}
-from '@org/pkg'` gives the target `js:@org/pkg.Client`; resolve.py follows the package's entry
-alias (`js:@org/pkg` -> `js:@org/pkg/src/index`) and its re-exports to the definition.
+(and class/interface/enum/namespace bodies) here; CommonJS exports in _commonjs.py; uses in
+_jsuses.py, by searching the text for the names bound at module level and asking the tree what
+sits at each hit, so no Python code runs per node of the tree. Package and tsconfig facts come
+from _manifests.py (project()). Everything is file-local: `import {Client} from '@org/pkg'` gives
+the target `js:@org/pkg.Client`; resolve.py follows the package's entry alias
+(`js:@org/pkg` -> `js:@org/pkg/src/index`) and its re-exports to the definition.
 
-Qualified names: `js:<package>/<path without extension>` for a module (manifests.py), then
-`.Name`, `.Class.member`. `export default` is the member `default` (an alias to the declared name).
-CommonJS: `module.exports = X` makes every member of X visible in the module (a star alias) and
-X its `default`; `exports.name = ...` defines or aliases `name`.
+Qualified names: `js:<package>/<path without extension>` for a module, then `.Name`,
+`.Class.member`. `export default` is the member `default` (an alias to the declared name).
 """
 from __future__ import annotations
-
-import re
 
 import tree_sitter_javascript
 import tree_sitter_typescript
@@ -23,6 +20,9 @@ from tree_sitter import Language, Parser
 
 from . import FileFacts
 from . import _manifests as mf
+from ._commonjs import CommonJS, assign_chain
+from ._jsnodes import CLASS_VALUES, FUNC_VALUES, WRAPPERS
+from ._jsuses import Uses
 from ._manifests import module_of, project  # noqa: F401  (the language interface)
 
 _GRAMMARS = {
@@ -34,18 +34,6 @@ _PARSERS: dict = {}
 
 _FUNCS = {"function_declaration", "generator_function_declaration", "function_signature"}
 _CLASSES = {"class_declaration", "abstract_class_declaration"}
-_FUNC_VALUES = {"arrow_function", "function_expression", "function", "generator_function"}
-_CLASS_VALUES = {"class"}
-_WRAPPERS = {"await_expression", "as_expression", "satisfies_expression", "non_null_expression",
-             "parenthesized_expression", "type_assertion"}
-_IDENTS = {"identifier", "type_identifier", "shorthand_property_identifier", "this",
-           "shorthand_property_identifier_pattern"}
-_PATTERNS = {"object_pattern", "array_pattern", "pair_pattern", "assignment_pattern", "rest_pattern",
-             "object_assignment_pattern"}
-_FUNCTION_SCOPES = {"function_declaration", "generator_function_declaration", "function_expression", "function",
-                    "generator_function", "arrow_function", "method_definition", "program"}
-_BLOCK_SCOPES = _FUNCTION_SCOPES | {"statement_block", "for_statement", "for_in_statement", "switch_body",
-                                    "class_static_block"}
 _UNWRAP_TYPES = {"Promise", "Array", "ReadonlyArray", "Readonly", "Partial", "Required", "Record", "Map", "Set",
                  "Awaited", "NonNullable", "Pick", "Omit"}
 _MAX_SIG = 400
@@ -84,12 +72,7 @@ def _collapse(text: str, limit: int = _MAX_SIG) -> str | None:
     return s[:limit] or None
 
 
-# identifier-like tokens (keywords, property names and words in comments too: the tree decides)
-_WORD = re.compile(rb"[A-Za-z_$\x80-\xff][\w$\x80-\xff]*")
-_MEMBER = re.compile(rb"\.[ \t]*([A-Za-z_$\x80-\xff#][\w$\x80-\xff]*)")
-
-
-class _Extractor:
+class _Extractor(CommonJS, Uses):
     def __init__(self, src: bytes, unit):
         self.src = src
         self.unit = unit
@@ -462,7 +445,7 @@ class _Extractor:
         qual = f"{scope}.default"
         if t in ("identifier", "member_expression"):
             self.later.append((_Extractor.l_alias_expr, (qual, v, outer)))
-        elif t in _FUNC_VALUES or t in _CLASS_VALUES:
+        elif t in FUNC_VALUES or t in CLASS_VALUES:
             name = v.child_by_field_name("name")
             if name is not None:
                 nq = f"{scope}.{self.text(name)}"
@@ -559,7 +542,7 @@ class _Extractor:
                 if name is None or name.type not in ("property_identifier", "private_property_identifier"):
                     continue
                 value = m.child_by_field_name("value")
-                kind = "method" if value is not None and value.type in _FUNC_VALUES else "field"
+                kind = "method" if value is not None and value.type in FUNC_VALUES else "field"
                 sig = self.header(m, value.child_by_field_name("body")) if kind == "method" else self.first_line(m)
                 i = self.add_def(f"{cls}.{self.text(name)}", name, kind, cls, m, sig, self.doc(m))
                 typ = m.child_by_field_name("type")
@@ -710,7 +693,7 @@ class _Extractor:
                     self.bind_import(name, req[0], req[1], "import")
                     continue
                 if value is not None and value.type == "assignment_expression" and scope == self.module:
-                    lefts, inner = _assign_chain(value)
+                    lefts, inner = assign_chain(value)
                     if any(self.is_exports(x) for x in lefts):
                         nm = self.text(name)
                         self.skip.add(name.start_byte)
@@ -731,12 +714,12 @@ class _Extractor:
     def value_def(self, qual, name, value, scope, outer, name_text=None, const=False, decl=None):
         """A named value: a function or class expression becomes that kind, anything else a variable."""
         t = value.type if value is not None else None
-        while t in _WRAPPERS and value.named_child_count:
+        while t in WRAPPERS and value.named_child_count:
             value = value.named_children[0]
             t = value.type
-        if t in _CLASS_VALUES:
+        if t in CLASS_VALUES:
             return self.d_class(value, scope, outer, name=name, qual=qual)
-        if t in _FUNC_VALUES:
+        if t in FUNC_VALUES:
             body = value.child_by_field_name("body")
             i = self.add_def(qual, name, "function", scope, decl or outer, self.header(outer, body), self.doc(outer), name=name_text)
             rt = value.child_by_field_name("return_type")
@@ -769,7 +752,7 @@ class _Extractor:
                         continue
                     key = key.named_children[0]
                 mq = f"{qual}.{self.text(key)}"
-                if val.type in _FUNC_VALUES:
+                if val.type in FUNC_VALUES:
                     self.add_def(mq, key, "method", qual, ch, self.header(ch, val.child_by_field_name("body")), self.doc(ch))
                 else:
                     self.add_def(mq, key, "property", qual, ch, self.first_line(ch), self.doc(ch))
@@ -833,199 +816,6 @@ class _Extractor:
             if fn is not None and fn.type == "member_expression" and fn.text == b"Object.defineProperty":
                 self.later.append((_Extractor.l_define_property, (e, outer)))
 
-    # ---- CommonJS -----------------------------------------------------------------------------
-    def is_exports(self, node) -> bool:
-        t = node.type
-        if t == "identifier":
-            return node.text == b"exports" or self.text(node) in self.export_vars
-        return t == "member_expression" and node.text == b"module.exports"
-
-    def require_target(self, value, members=False):
-        """`require('x')` -> (bare, prefix) of module x; `require('x').y` -> x.y; None otherwise.
-        With members=True (destructuring): the module's qualname, or None."""
-        v = value
-        props = []
-        while v is not None and v.type == "member_expression":
-            p = v.child_by_field_name("property")
-            if p is None:
-                return None
-            props.append(self.text(p))
-            v = v.child_by_field_name("object")
-        if v is None or v.type != "call_expression":
-            return None
-        fn = v.child_by_field_name("function")
-        args = v.child_by_field_name("arguments")
-        if fn is None or fn.text != b"require" or args is None or args.named_child_count != 1:
-            return None
-        s = args.named_children[0]
-        if s.type != "string":
-            return None
-        m = self.spec_module(s)
-        if m is None:
-            return None
-        self.source_ref(s, m)
-        if members:
-            return ".".join([m] + props[::-1])
-        if props:
-            q = ".".join([m] + props[::-1])
-            return q, q
-        return f"{m}.default", m
-
-    def l_cjs_assign(self, e, stmt):
-        lefts, value = _assign_chain(e)
-        for left in lefts:
-            if self.is_exports(left):
-                self.module_exports(value, stmt, left)
-            elif left.type == "member_expression":
-                obj = left.child_by_field_name("object")
-                prop = left.child_by_field_name("property")
-                if obj is None or prop is None or prop.type != "property_identifier":
-                    continue
-                if self.is_exports(obj):
-                    self.cjs = True
-                    self.export_member(self.module, prop, value, stmt)
-                elif obj.type == "member_expression" and obj.child_by_field_name("property") is not None \
-                        and obj.child_by_field_name("property").text == b"prototype":
-                    owner = self.local_def(obj.child_by_field_name("object"))
-                    if owner is not None:
-                        self.export_member(owner, prop, value, stmt, method=True)
-                elif obj.type == "identifier" and prop.text != b"prototype":
-                    owner = self.local_def(obj)
-                    if owner is not None:
-                        self.export_member(owner, prop, value, stmt)
-
-    def local_def(self, node):
-        """The qualname of a module-level definition this identifier names, or None."""
-        if node is None or node.type != "identifier":
-            return None
-        b = self.bind.get(self.text(node))
-        if b and b[0] in self.defined and b[0].startswith(self.module + "."):
-            return b[0]
-        return None
-
-    def module_exports(self, value, stmt, left):
-        """`module.exports = value` (also TypeScript's `export = value`)."""
-        mod = self.module
-        self.cjs = True
-        v = value
-        while v.type in _WRAPPERS and v.named_child_count:
-            v = v.named_children[0]
-        t = v.type
-        if t == "identifier":
-            b = self.bind.get(self.text(v))
-            if b and b[1] != mod:
-                self.alias(mod, b[1], 1, stmt)
-                self.alias(f"{mod}.default", b[0], 0, stmt)
-            return
-        req = self.require_target(v)
-        if req is not None:
-            self.alias(mod, req[1], 1, stmt)
-            self.alias(f"{mod}.default", req[0], 0, stmt)
-            return
-        if t == "object":
-            for ch in v.named_children:
-                if ch.type == "shorthand_property_identifier":
-                    b = self.bind.get(self.text(ch))
-                    if b and b[0] != f"{mod}.{self.text(ch)}":
-                        self.alias(f"{mod}.{self.text(ch)}", b[0], 0, stmt)
-                elif ch.type == "pair":
-                    key = ch.child_by_field_name("key")
-                    val = ch.child_by_field_name("value")
-                    if key is not None and val is not None and key.type in ("property_identifier", "string"):
-                        self.export_member(mod, key, val, stmt, name=self.text(key).strip("'\""))
-                elif ch.type == "method_definition":
-                    name = ch.child_by_field_name("name")
-                    if name is not None and name.type == "property_identifier":
-                        self.add_def(f"{mod}.{self.text(name)}", name, "function", mod, ch,
-                                     self.header(ch, ch.child_by_field_name("body")), self.doc(ch))
-            return
-        if t in _FUNC_VALUES or t in _CLASS_VALUES:
-            name = v.child_by_field_name("name")
-            nm = self.text(name) if name is not None else "default"
-            qual = f"{mod}.{nm}"
-            name_node = name if name is not None else (left.child_by_field_name("property") if left.type == "member_expression" else left)
-            self.value_def(qual, name_node, v, mod, stmt, name_text=nm)
-            if name is not None:
-                self.alias(f"{mod}.default", qual, 0, stmt)
-            self.alias(mod, qual, 1, stmt)
-            return
-        name_node = left.child_by_field_name("property") if left.type == "member_expression" else left
-        i = self.add_def(f"{mod}.default", name_node, "variable", mod, stmt, self.first_line(stmt), self.doc(stmt), name="default")
-        self.l_value_type(i, v)
-
-    def export_member(self, owner, prop, value, stmt, method=False, name=None):
-        """`exports.name = value`, `X.prototype.name = value`, `X.name = value`."""
-        nm = name or self.text(prop)
-        qual = f"{owner}.{nm}"
-        v = value
-        while v.type in _WRAPPERS and v.named_child_count:
-            v = v.named_children[0]
-        t = v.type
-        if t in _FUNC_VALUES:
-            body = v.child_by_field_name("body")
-            self.add_def(qual, prop, "method" if method else "function", owner, stmt, self.header(stmt, body), self.doc(stmt), name=nm)
-            if method:
-                self.constructor_function(owner)
-            return
-        if t in _CLASS_VALUES:
-            self.d_class(v, owner, stmt, name=prop, qual=qual)
-            return
-        req = self.require_target(v)
-        if req is not None:
-            self.alias(qual, req[0], 0, stmt)
-            return
-        if t in ("identifier", "member_expression"):
-            target = self.expr_target(v)
-            if target and target != qual:
-                self.alias(qual, target, 0, stmt)
-                return
-            if target == qual:
-                return
-        i = self.add_def(qual, prop, "field" if method else "variable", owner, stmt, self.first_line(stmt), self.doc(stmt), name=nm)
-        self.l_value_type(i, v)
-
-    def constructor_function(self, qual):
-        """A function with prototype methods is a class: `new F()` has F's members."""
-        i = self.defined.get(qual)
-        if i is not None and self.facts.defs[i][2] == "function":
-            d = self.facts.defs[i]
-            self.facts.defs[i] = d[:2] + ("class",) + d[3:]
-
-    def l_define_property(self, call, stmt):
-        """`Object.defineProperty(exports, 'json', {get: () => require('./json')})`."""
-        args = call.child_by_field_name("arguments")
-        if args is None or args.named_child_count < 3:
-            return
-        target, key, desc = args.named_children[:3]
-        if not self.is_exports(target) or key.type != "string" or desc.type != "object":
-            return
-        frag = key.named_children[0] if key.named_child_count else None
-        if frag is None:
-            return
-        self.cjs = True
-        nm = self.text(frag)
-        for pair in desc.named_children:
-            if pair.type != "pair":
-                continue
-            k = pair.child_by_field_name("key")
-            val = pair.child_by_field_name("value")
-            if k is None or val is None:
-                continue
-            if k.text == b"value":
-                self.export_member(self.module, frag, val, stmt, name=nm)
-                return
-            if k.text == b"get" and val.type in _FUNC_VALUES:
-                body = val.child_by_field_name("body")
-                ret = body
-                if body is not None and body.type == "statement_block":
-                    ret = next((s.named_children[0] for s in body.named_children
-                                if s.type == "return_statement" and s.named_child_count), None)
-                req = self.require_target(ret) if ret is not None else None
-                if req is not None:
-                    self.alias(f"{self.module}.{nm}", req[0], 0, stmt)
-                    return
-        self.add_def(f"{self.module}.{nm}", frag, "property", self.module, stmt, self.first_line(stmt), self.doc(stmt))
-
     # ---- value types and bases -----------------------------------------------------------------
     def expr_target(self, node):
         """File-local target of `a`, `a.b.c`, `ns.Type`, `Type<T>`; None when `a` is not bound here."""
@@ -1048,7 +838,7 @@ class _Extractor:
         return None
 
     def value_type(self, v):
-        while v is not None and v.type in _WRAPPERS and v.named_child_count:
+        while v is not None and v.type in WRAPPERS and v.named_child_count:
             v = v.named_children[0]
         if v is None:
             return None
@@ -1102,301 +892,6 @@ class _Extractor:
         if t:
             self.facts.bases.append((cls, t))
 
-    # ---- uses ----------------------------------------------------------------------------------
-    def uses(self):
-        names = {n.encode("utf-8") for n in self.bind}
-        if self.classes:
-            names.add(b"this")
-        if not names:
-            self.unknown_members()
-            return
-        src = self.src
-        root = self.root
-        skip = self.skip
-        shadows: dict = {}
-        found = []
-        for s, e in _occurrences(src, names):
-            if s in skip:
-                continue
-            node = root.descendant_for_byte_range(s, e)
-            if node is None or node.start_byte != s or node.end_byte != e or node.type not in _IDENTS:
-                continue
-            parent = node.parent
-            if parent.type == "nested_type_identifier" and parent.child_by_field_name("name") == node:
-                continue    # `ns.Type`: a member, reached from `ns`
-            scope = self.declares(node, parent)
-            if scope is not None:
-                if scope:
-                    shadows.setdefault(node.text, []).append(scope)
-                continue
-            found.append((node, parent))
-        for node, parent in found:
-            sh = shadows.get(node.text)
-            if sh is not None:
-                b = node.start_byte
-                if any(a <= b < z for a, z in sh):
-                    continue
-            try:
-                self.use(node, parent)
-            except Exception:  # noqa: BLE001 - as in statements()
-                self.facts.errors += 1
-        if self.locals:
-            self.local_uses()
-        self.unknown_members()
-
-    def unknown_members(self):
-        """`x.name` where the type of x is not known here: a use of some member `name` (target None);
-        find-references counts it for members of that name in packages this file imports."""
-        done = self.members_done
-        skip = self.skip
-        root = self.root
-        for m in _MEMBER.finditer(self.src):
-            s = m.start(1)
-            if s in done or s in skip:
-                continue
-            node = root.descendant_for_byte_range(s, m.end(1))
-            if node is None or node.start_byte != s or node.type not in ("property_identifier", "private_property_identifier"):
-                continue
-            if node.parent is not None and node.parent.type in ("member_expression", "nested_identifier"):
-                self.ref(node, None, "attr")
-
-    def declares(self, node, parent):
-        """Where a local declaration of this name is visible: (start, end); False for a top-level
-        declaration; None when the identifier is a use."""
-        pt = parent.type
-        if pt == "variable_declarator":
-            if parent.child_by_field_name("name") != node:
-                return None
-            d = parent.parent
-            return self.scope_of(d, d.type == "variable_declaration")
-        if pt in ("required_parameter", "optional_parameter"):
-            if parent.child_by_field_name("pattern") != node:
-                return None
-            fn = parent.parent.parent if parent.parent is not None else None
-            return (fn.start_byte, fn.end_byte) if fn is not None else None
-        if pt == "formal_parameters":
-            fn = parent.parent
-            return (fn.start_byte, fn.end_byte) if fn is not None else None
-        if pt == "arrow_function":
-            return (parent.start_byte, parent.end_byte) if parent.child_by_field_name("parameter") == node else None
-        if node.type == "shorthand_property_identifier_pattern" or pt in _PATTERNS:
-            if pt in ("assignment_pattern", "object_assignment_pattern") and parent.child_by_field_name("left") != node:
-                return None
-            if pt == "pair_pattern" and parent.child_by_field_name("value") != node:
-                return None
-            p = parent
-            while p is not None and p.type in _PATTERNS:
-                p = p.parent
-            if p is None:
-                return None
-            if p.type == "variable_declarator":
-                return self.scope_of(p.parent, p.parent.type == "variable_declaration")
-            if p.type in ("required_parameter", "optional_parameter"):
-                p = p.parent
-            if p.type == "formal_parameters":
-                fn = p.parent
-                return (fn.start_byte, fn.end_byte)
-            if p.type in ("for_in_statement", "catch_clause"):
-                return (p.start_byte, p.end_byte)
-            return None
-        if pt in ("function_declaration", "generator_function_declaration", "class_declaration",
-                  "abstract_class_declaration", "interface_declaration", "type_alias_declaration", "enum_declaration"):
-            if parent.child_by_field_name("name") != node:
-                return None
-            return self.scope_of(parent, False)
-        if pt in ("function_expression", "function", "class", "generator_function"):
-            return (parent.start_byte, parent.end_byte) if parent.child_by_field_name("name") == node else None
-        if pt == "catch_clause":
-            return (parent.start_byte, parent.end_byte)
-        if pt == "for_in_statement":
-            return (parent.start_byte, parent.end_byte) if parent.child_by_field_name("left") == node else None
-        if pt == "type_parameter":
-            owner = parent.parent.parent if parent.parent is not None else None
-            return (owner.start_byte, owner.end_byte) if owner is not None else None
-        return None
-
-    def scope_of(self, decl, var):
-        """The block (let/const/class) or function (var) a declaration belongs to; False at top level."""
-        scopes = _FUNCTION_SCOPES if var else _BLOCK_SCOPES
-        p = decl.parent
-        while p is not None and p.type not in scopes:
-            p = p.parent
-        if p is None or p.type == "program":
-            return False
-        return (p.start_byte, p.end_byte)
-
-    def class_at(self, pos):
-        best = None
-        for a, z, q in self.classes:
-            if a <= pos < z and (best is None or a >= best[0]):
-                best = (a, z, q)
-        return best[2] if best else None
-
-    def use(self, node, parent):
-        if node.type == "this":
-            cls = self.class_at(node.start_byte)
-            if cls is None:
-                return
-            bare, prefix = None, cls
-        else:
-            b = self.bind.get(node.text.decode("utf-8", "replace"))
-            if b is None:
-                return
-            bare, prefix = b
-        kind = "type" if node.type == "type_identifier" else "name"
-        cur, parts, p = node, [], parent
-        while p is not None:
-            pt = p.type
-            if pt in ("member_expression", "nested_identifier"):
-                obj = p.child_by_field_name("object")
-                if obj is None or obj.start_byte != cur.start_byte or obj.end_byte != cur.end_byte:
-                    break
-                prop = p.child_by_field_name("property")
-                if prop is None or prop.type not in ("property_identifier", "private_property_identifier"):
-                    break
-            elif pt == "nested_type_identifier":
-                prop = p.child_by_field_name("name")
-                if prop is None or p.child_by_field_name("module") != cur:
-                    break
-                kind = "type"
-            else:
-                break
-            parts.append(prop)
-            cur, p = p, p.parent
-        if bare is not None:
-            self.ref(node, bare, kind)
-        target = bare
-        for prop in parts:
-            if prop.start_byte in self.skip:
-                break
-            if prop.text == b"prototype":     # X.prototype.m is the instance member X.m
-                continue
-            prefix = f"{prefix}.{self.text(prop)}"
-            target = prefix
-            if bare is None and len(parts) == 1 and p is not None and p.type == "assignment_expression" \
-                    and p.child_by_field_name("left") == cur and prefix not in self.defined:
-                self.this_field(prefix, prop, p)      # this.x = value: declares the field x
-                continue
-            self.ref(prop, prefix, "attr")
-            self.members_done.add(prop.start_byte)
-        if target is not None and p is not None:
-            self.typed_local(cur, p, target, kind)
-
-    def this_field(self, qual, prop, assign):
-        stmt = assign.parent if assign.parent is not None and assign.parent.type == "expression_statement" else assign
-        i = self.add_def(qual, prop, "field", qual.rpartition(".")[0], stmt, self.first_line(stmt), self.doc(stmt))
-        right = assign.child_by_field_name("right")
-        if right is not None:
-            self.set_type(i, self.value_type(right))
-
-    def typed_local(self, cur, p, target, kind):
-        """`const c = new Client()`, `c = make()`, `(c: Client) =>`: a local whose members are known."""
-        pt = p.type
-        if kind == "type":
-            if pt == "generic_type":
-                cur, p = p, p.parent
-                if p is None:
-                    return
-                pt = p.type
-            if pt == "union_type":
-                cur, p = p, p.parent
-                pt = p.type if p is not None else None
-            if pt != "type_annotation" or p.parent is None:
-                return
-            owner = p.parent
-            value = f"{target}()"
-            if owner.type in ("required_parameter", "optional_parameter"):
-                pat = owner.child_by_field_name("pattern")
-                fn = owner.parent.parent if owner.parent is not None else None
-                if pat is not None and pat.type == "identifier" and fn is not None:
-                    self.locals.append((pat.text, fn.start_byte, fn.end_byte, value, pat.start_byte))
-            elif owner.type == "variable_declarator":
-                self.local_declarator(owner, value)
-            return
-        if pt == "new_expression" or pt == "call_expression":
-            field = "constructor" if pt == "new_expression" else "function"
-            f = p.child_by_field_name(field)
-            if f is None or f.start_byte != cur.start_byte or f.end_byte != cur.end_byte:
-                return
-            value = f"{target}()"
-            q = p.parent
-            while q is not None and q.type in _WRAPPERS:
-                q = q.parent
-            if q is not None and q.type == "variable_declarator":
-                self.local_declarator(q, value)
-
-    def local_declarator(self, decl, value):
-        name = decl.child_by_field_name("name")
-        if name is None or name.type != "identifier" or decl.parent is None:
-            return
-        scope = self.scope_of(decl.parent, decl.parent.type == "variable_declaration")
-        if scope:
-            self.locals.append((name.text, scope[0], scope[1], value, name.start_byte))
-
-    def local_uses(self):
-        """Member uses of typed locals: `c.get()` with `c: Client` -> `…Client().get`."""
-        src = self.src
-        seen = set()
-        # innermost declaration first, so a shadowing inner local claims its uses
-        for name, a, z, value, at in sorted(self.locals, key=lambda x: -x[1]):
-            n = len(name)
-            s = src.find(name, a, z)
-            while s >= 0:
-                e = s + n
-                if s != at and s not in seen and not _word_byte(src, s - 1) and not _word_byte(src, e):
-                    seen.add(s)
-                    self.local_use(s, e, value)
-                s = src.find(name, e, z)
-
-    def local_use(self, s, e, value):
-        node = self.root.descendant_for_byte_range(s, e)
-        if node is None or node.start_byte != s or node.end_byte != e or node.type != "identifier":
-            return
-        p = node.parent
-        cur = node
-        prefix = value
-        while p is not None and p.type == "member_expression":
-            obj = p.child_by_field_name("object")
-            prop = p.child_by_field_name("property")
-            if obj is None or obj.start_byte != cur.start_byte or prop is None or prop.type != "property_identifier":
-                break
-            prefix = f"{prefix}.{self.text(prop)}"
-            self.ref(prop, prefix, "attr")
-            self.members_done.add(prop.start_byte)
-            cur, p = p, p.parent
-
-
-def _occurrences(src: bytes, names: set):
-    """(start, end) of every whole-word occurrence of these names: one C-speed search per name
-    when they are few and not tiny, else one pass over every identifier-like token."""
-    if len(names) > 40 or any(len(n) < 3 for n in names):
-        for m in _WORD.finditer(src):
-            if m.group() in names:
-                yield m.span()
-        return
-    hits = []
-    word = _WORD_BYTE
-    size = len(src)
-    for name in names:
-        n = len(name)
-        s = src.find(name)
-        while s >= 0:
-            e = s + n
-            if (s == 0 or not word[src[s - 1]]) and (e == size or not word[src[e]]):
-                hits.append((s, e))
-            s = src.find(name, e)
-    hits.sort()
-    yield from hits
-
-
-# bytes that continue an identifier: ASCII letters, digits, _ and $, and any byte of a non-ASCII character
-_WORD_BYTE = tuple(c >= 0x80 or chr(c).isalnum() or chr(c) in "_$" for c in range(256))
-
-
-def _word_byte(src: bytes, i: int) -> bool:
-    return 0 <= i < len(src) and _WORD_BYTE[src[i]]
-
-
 def _dotted(node):
     """Identifiers of `A.B.C` (nested_identifier) in order."""
     if node.type in ("identifier", "property_identifier", "type_identifier"):
@@ -1404,17 +899,6 @@ def _dotted(node):
         return
     for ch in node.named_children:
         yield from _dotted(ch)
-
-
-def _assign_chain(e):
-    """`a = b = value` -> ([a, b], value)."""
-    lefts = []
-    while e is not None and e.type == "assignment_expression":
-        left = e.child_by_field_name("left")
-        if left is not None:
-            lefts.append(left)
-        e = e.child_by_field_name("right")
-    return lefts, e
 
 
 def _count_errors(node) -> int:

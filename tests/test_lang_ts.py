@@ -150,6 +150,29 @@ def test_commonjs_exports():
         (f"{m}/ledger", f"{m}/ledger.Ledger", 1), (f"{m}/ledger.default", f"{m}/ledger.Ledger", 0)}
 
 
+def test_other_import_and_export_forms():
+    src = "\n".join([
+        "import fs = require('node:fs')",
+        "import Def, * as all from '@org/pkg/sub'",
+        "const { join: pathJoin } = require('path')",
+        "const helper = require('./helper').helper",
+        "export * as tools from './tools'",
+        "export { default as Main } from './main'",
+        "export = fs.readFile",
+        "fs.stat(Def, all.x, pathJoin, helper)",
+    ]).encode()
+    facts = typescript.extract(src, Unit("src/mod.ts", "", "js:app/src/mod", False, {"repo": "app"}))
+    m = "js:app/src"
+    assert {(a, t, s) for a, t, s, _ in facts.aliases} == {
+        (f"{m}/mod.tools", f"{m}/tools", 0), (f"{m}/mod.Main", f"{m}/main.default", 0),
+        (f"{m}/mod", "js:node:fs.readFile", 1), (f"{m}/mod.default", "js:node:fs.readFile", 0)}    # export =
+    uses = [(r[3], r[4]) for r in facts.refs if r[0] == 7]
+    assert uses == [("fs", "js:node:fs.default"), ("stat", "js:node:fs.stat"), ("Def", "js:@org/pkg/sub.default"),
+                    ("all", "js:@org/pkg/sub"), ("x", "js:@org/pkg/sub.x"), ("pathJoin", "js:path.join"),
+                    ("helper", f"{m}/helper.helper")]
+    assert facts.imports == {"js:node:fs", "js:@org/pkg", "js:path"}
+
+
 def test_locals_shadow_imports():
     lines = ["import { Client } from 'pkg'",
              "function f(Client) { return Client }",

@@ -93,6 +93,12 @@ class CommonJS:
                 self.alias(mod, b[1], 1, stmt)
                 self.alias(f"{mod}.default", b[0], 0, stmt)
             return
+        if t == "member_expression" and self.require_target(v) is None:
+            target = self.expr_target(v)
+            if target:
+                self.alias(mod, target, 1, stmt)
+                self.alias(f"{mod}.default", target, 0, stmt)
+            return
         req = self.require_target(v)
         if req is not None:
             self.alias(mod, req[1], 1, stmt)

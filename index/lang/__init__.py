@@ -76,7 +76,8 @@ KINDS = tuple(sorted(STRONG | VALUE))
 
 # The registry: module names under index/lang/ (python lives in index/python.py for history).
 MODULES = ("crossnav.index.python", "crossnav.index.lang.go", "crossnav.index.lang.csharp", "crossnav.index.lang.ruby",
-           "crossnav.index.lang.c", "crossnav.index.lang.cpp", "crossnav.index.lang.java", "crossnav.index.lang.kotlin")
+           "crossnav.index.lang.c", "crossnav.index.lang.cpp", "crossnav.index.lang.java", "crossnav.index.lang.kotlin",
+           "crossnav.index.lang.typescript", "crossnav.index.lang.javascript")
 
 
 UNAVAILABLE: dict = {}   # module name -> why it did not import (a grammar wheel missing or incompatible)

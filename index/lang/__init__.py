@@ -111,6 +111,18 @@ def for_path(path: str):
     return lang
 
 
+def skip_reason(lg, path: str, data: bytes) -> str | None:
+    """Why a file of this language is not worth indexing (generated or minified: one huge line of a
+    bundle adds nothing a person navigates), or None. A language may add its own rule as `skip()`."""
+    own = getattr(lg, "skip", None)
+    why = own(path, data) if own is not None else None
+    if why:
+        return why
+    if len(data) > 32768 and data.count(b"\n") * 1000 < len(data):   # average line over 1000 bytes
+        return "minified or generated (lines over 1000 characters on average)"
+    return None
+
+
 def by_name(name: str):
     for lang in languages():
         if lang.NAME == name:

@@ -7,3 +7,8 @@ EXTENSIONS = (".js", ".jsx", ".mjs", ".cjs")
 SEARCH_NAMES = ("js", "javascript", "jsx", "node")
 PREFIX = "js:"
 FENCE = "javascript"
+
+
+def skip(path: str, data: bytes) -> str | None:
+    """A minified bundle (`*.min.js`) is build output, not code anyone navigates."""
+    return "minified (.min.js)" if path.endswith((".min.js", ".min.mjs", ".min.cjs")) else None

@@ -261,8 +261,17 @@ class CrossnavServer(LanguageServer):
         return (Found(None, name, None) if name else None), []
 
     def def_locations(self, qualname: str) -> list[Loc]:
+        """Where a qualified name is defined: the best definition, plus others only where they are as
+        good (a conditional second definition). Copies in repos that do not provide the package
+        (vendored, forked) give way to the providing repo, and declarations (a C prototype) to a
+        definition with a body, so an editor jumps instead of opening a list."""
+        rows = self.index.defs(qualname, limit=5)
+        if rows:
+            best = rows[0]
+            rows = [r for r in rows if (r["provides"] or not best["provides"] or r["rid"] == best["rid"])
+                    and _declaration_only(r) <= _declaration_only(best)]
         locs = [Loc(r["repo"], r["root"], r["path"], r["name_line"], r["name_col"], r["name_line"], r["name_end_col"], bool(r["ascii"]))
-                for r in self.index.defs(qualname, limit=5)]
+                for r in rows]
         return self.reanchor(locs, qualname)
 
     # ---- honest freshness: positions in files that changed since they were indexed ---------
@@ -488,6 +497,11 @@ def parse_cross_only(value) -> tuple[bool | frozenset | None, str | None]:
         problem = (f"ignoring unknown language{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
                    f"in crossOnly (known: {', '.join(sorted(CROSS_ONLY_LANGUAGES))})")
     return frozenset(names), problem
+
+
+def _declaration_only(r) -> bool:
+    """A definition row whose full range is its name: a declaration without a body (query.py orders these last)."""
+    return (r["line"], r["col"], r["end_line"], r["end_col"]) == (r["name_line"], r["name_col"], r["name_line"], r["name_end_col"])
 
 
 @lru_cache(maxsize=32)   # only non-ASCII files are read (the index flags ASCII ones): keep memory flat

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import tree_sitter_javascript
 import tree_sitter_typescript
-from tree_sitter import Language, Parser
+from tree_sitter import Language
 
 from . import FileFacts
 from . import _manifests as mf
@@ -24,13 +24,13 @@ from ._commonjs import CommonJS, assign_chain
 from ._jsnodes import CLASS_VALUES, FUNC_VALUES, WRAPPERS
 from ._jsuses import Uses
 from ._manifests import module_of, project  # noqa: F401  (the language interface)
+from .source import Positions, count_errors, first_paragraph, parser
 
-_GRAMMARS = {
-    "ts": Language(tree_sitter_typescript.language_typescript()),
-    "tsx": Language(tree_sitter_typescript.language_tsx()),
-    "js": Language(tree_sitter_javascript.language()),
+_PARSE = {
+    "ts": parser(Language(tree_sitter_typescript.language_typescript())),
+    "tsx": parser(Language(tree_sitter_typescript.language_tsx())),
+    "js": parser(Language(tree_sitter_javascript.language())),
 }
-_PARSERS: dict = {}
 
 _FUNCS = {"function_declaration", "generator_function_declaration", "function_signature"}
 _CLASSES = {"class_declaration", "abstract_class_declaration"}
@@ -43,28 +43,21 @@ def extract(src: bytes, unit) -> FileFacts:
     """All facts of one TypeScript/JavaScript file (UTF-8 bytes)."""
     path = unit.path
     g = "tsx" if path.endswith(".tsx") else "ts" if path.endswith((".ts", ".mts", ".cts")) else "js"
-    parser = _PARSERS.get(g)
-    if parser is None:
-        parser = _PARSERS[g] = Parser(_GRAMMARS[g])
-    return _Extractor(src, unit).run(parser.parse(src))
+    return _Extractor(src, unit).run(_PARSE[g](src))
 
 
 def _clean_jsdoc(raw: str) -> str | None:
     """First paragraph of a `/** ... */` block, without the stars and before any @tag."""
     body = raw[3:-2] if raw.endswith("*/") else raw[3:]
-    para: list = []
+    lines = []
     for ln in body.split("\n"):
         ln = ln.strip()
         if ln.startswith("*"):
             ln = ln[1:].strip()
         if ln.startswith("@"):
             break
-        if not ln:
-            if para:
-                break
-            continue
-        para.append(ln)
-    return " ".join(para)[:500] or None
+        lines.append(ln)
+    return first_paragraph(lines, 500)
 
 
 def _collapse(text: str, limit: int = _MAX_SIG) -> str | None:
@@ -80,9 +73,9 @@ class _Extractor(CommonJS, Uses):
         self.project = unit.project or {}
         self.files = mf.files_for(unit.root) if unit.root else None
         self.facts = FileFacts()
-        self.all_ascii = src.isascii()
-        self._lines = None
-        self._ascii: dict = {}
+        self.pos = Positions(src)
+        self.col = self.pos.col
+        self.all_ascii = self.pos.all_ascii
         self.bind: dict = {}          # module-level name -> (target of the bare name, prefix of its members)
         self.skip: set = set()        # start bytes of identifiers already recorded (defs, import names)
         self.defined: dict = {}       # qualname -> index in facts.defs (the first definition wins)
@@ -96,17 +89,6 @@ class _Extractor(CommonJS, Uses):
         self._specs: dict = {}
 
     # ---- positions -----------------------------------------------------------------------------
-    def col(self, row: int, bcol: int) -> int:
-        if self.all_ascii:
-            return bcol
-        ok = self._ascii.get(row)
-        if self._lines is None:
-            self._lines = self.src.split(b"\n")
-        if ok is None:
-            line = self._lines[row] if row < len(self._lines) else b""
-            ok = self._ascii[row] = line.isascii()
-        return bcol if ok else len(self._lines[row][:bcol].decode("utf-8", "replace"))
-
     def ident(self, node):
         """(text, line, col, end_col) of a one-line token."""
         text = node.text.decode("utf-8", "replace")
@@ -129,12 +111,9 @@ class _Extractor(CommonJS, Uses):
             r, c = node.start_point
             c = self.col(r, c)
             nm, ec = None, c
-        sr, sc = node.start_point
-        er, ecol = node.end_point
         i = len(self.facts.defs)
         self.defined[qual] = i
-        self.facts.defs.append((qual, name or nm, kind, container, sr, self.col(sr, sc), er, self.col(er, ecol),
-                                r, c, ec, sig, doc, None))
+        self.facts.defs.append((qual, name or nm, kind, container, *self.pos.range(node), r, c, ec, sig, doc, None))
         return i
 
     def set_type(self, i, t):
@@ -245,7 +224,7 @@ class _Extractor(CommonJS, Uses):
     def run(self, tree):
         root = tree.root_node
         self.root = root
-        self.facts.errors = _count_errors(root) if root.has_error else 0
+        self.facts.errors = count_errors(root)
         mod = self.module
         d, pkg = mf.package_of(self.project, self.unit.path)
         first = root.named_children[0] if root.named_child_count else None
@@ -899,18 +878,6 @@ def _dotted(node):
         return
     for ch in node.named_children:
         yield from _dotted(ch)
-
-
-def _count_errors(node) -> int:
-    n = 0
-    stack = [node]
-    while stack:
-        cur = stack.pop()
-        if cur.type == "ERROR" or cur.is_missing:
-            n += 1
-        elif cur.has_error:
-            stack.extend(cur.children)
-    return n
 
 
 _DECLARATIONS = {

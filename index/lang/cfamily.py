@@ -25,6 +25,7 @@ from bisect import bisect_right
 from tree_sitter import Language, Parser, Query, QueryCursor
 
 from . import FileFacts, Unit, cmacros
+from .source import Positions, count_errors, first_paragraph
 
 PREFIX = "c:"
 HEADER_EXTS = (".h", ".hh", ".hpp", ".hxx", ".ipp", ".inl", ".tcc", ".h++")
@@ -161,29 +162,15 @@ class _Extractor:
         self.header = unit.path.endswith(HEADER_EXTS)
         self.static_macros = set((project.get("macros") or {}).get("static", ()))
         self.facts = FileFacts()
-        self.ascii = src.isascii()
-        self._line_starts = None
+        self.pos = Positions(src)
+        self.col = self.pos.col
+        self.ascii = self.pos.all_ascii
         self.funcs: list = []          # (start_byte, end_byte, scope qualname, class qualname|None)
         self.local_defs: dict = {}     # (scope, name) -> qualname, for this file's own definitions
         self.types: dict = {}          # global variable name -> type target
         self.scope_kind: dict = {PREFIX: "global"}
         self.stars: set = set()
         self.file_using = False        # a `using namespace` at file scope
-
-    # ---- positions -----------------------------------------------------------------------
-    def col(self, row: int, byte_col: int) -> int:
-        if self.ascii or byte_col == 0:
-            return byte_col
-        if self._line_starts is None:
-            starts = [0]
-            find = self.src.find
-            i = find(b"\n")
-            while i >= 0:
-                starts.append(i + 1)
-                i = find(b"\n", i + 1)
-            self._line_starts = starts
-        start = self._line_starts[row] if row < len(self._line_starts) else 0
-        return len(self.src[start:start + byte_col].decode("utf-8", "replace"))
 
     def text(self, node) -> str:
         return self.src[node.start_byte:node.end_byte].decode("utf-8", "replace")
@@ -203,7 +190,7 @@ class _Extractor:
                 f.aliases.append((alias, target, 1, 0))
         self.funcs.sort()
         self.refs(root)
-        f.errors = _count_errors(root)
+        f.errors = count_errors(root)
         return f
 
     def _header_aliases(self):
@@ -842,20 +829,6 @@ class _Extractor:
         out.append((row, col, col + len(path), path, target, "import"))
 
 
-def _count_errors(root) -> int:
-    if not root.has_error:
-        return 0
-    n = 0
-    stack = [root]
-    while stack:
-        x = stack.pop()
-        if x.type == "ERROR" or x.is_missing:
-            n += 1
-            continue
-        stack.extend(c for c in x.children if c.has_error)
-    return n
-
-
 _COMMENT_LINE = re.compile(r"^\s*(?:/\*+!?|\*+/?|//+!?<?|/)?\s?")
 
 
@@ -868,14 +841,4 @@ def _clean_comment(text: str) -> str | None:
             line = line[:-2].rstrip()
         line = _COMMENT_LINE.sub("", line, count=1).rstrip("*").rstrip()
         lines.append(line)
-    while lines and not lines[0].strip():
-        lines.pop(0)
-    para = []
-    for line in lines:
-        if not line.strip():
-            if para:
-                break
-            continue
-        para.append(line.strip())
-    s = " ".join(para).strip()
-    return s[:1000] or None
+    return first_paragraph(lines, 1000)

@@ -28,10 +28,10 @@ import re
 from operator import attrgetter
 
 import tree_sitter_c_sharp
-from tree_sitter import Language, Parser, Query, QueryCursor
+from tree_sitter import Language, Query, QueryCursor
 
 from . import FileFacts, Unit
-from ._srcpos import Positions, one_line
+from .source import Positions, count_errors, one_line, parser, sweep
 
 NAME = "csharp"
 EXTENSIONS = (".cs",)
@@ -40,7 +40,7 @@ PREFIX = "cs:"
 FENCE = "csharp"
 
 LANG = Language(tree_sitter_c_sharp.language())
-_parser = Parser(LANG)
+_parse = parser(LANG)
 
 # Local bindings: names a member body declares (not stored; they shadow members and types).
 _QUERY = Query(LANG, """
@@ -169,11 +169,9 @@ class _Extractor:
     # ---- definitions --------------------------------------------------------------------
     def add_def(self, qual, name_node, kind, container, node, signature=None, doc=None):
         r, c, ec = self.pos.span(name_node)
-        sr, sc = node.start_point
-        er, ecol = node.end_point
         self.def_names.add(name_node.start_byte)
         self.facts.defs.append((qual, name_node.text.decode("utf-8", "replace"), kind, container,
-                                sr, self.pos.col(sr, sc), er, self.pos.col(er, ecol), r, c, ec, signature, doc, None))
+                                *self.pos.range(node), r, c, ec, signature, doc, None))
         return len(self.facts.defs) - 1
 
     def star(self, alias, target, line):
@@ -197,10 +195,8 @@ class _Extractor:
 
     # ---- structure ----------------------------------------------------------------------
     def run(self) -> FileFacts:
-        tree = _parser.parse(self.src)
-        root = tree.root_node
-        if root.has_error:
-            self.facts.errors = _count_errors(root)
+        root = _parse(self.src).root_node
+        self.facts.errors = count_errors(root)
         top = _Scope(0, len(self.src) + 1, PREFIX, None, "", frozenset(), self.usings)
         self.scopes.append(top)
         self.declarations(root, "", top)
@@ -466,7 +462,8 @@ class _Extractor:
         binds = sorted(caps.get("bind", ()), key=_start)   # captures() is not in document order
         bound = set()
         # bindings first: a member body's locals, whatever their position in it
-        for node, scope in self._sweep(binds, scopes):
+        for node, stack in sweep(binds, scopes):
+            scope = stack[-1]
             bound.add(node.start_byte)
             if scope.locals is not None:
                 name = node.text.decode("utf-8", "replace")
@@ -479,28 +476,11 @@ class _Extractor:
                 self.facts.bases.append((qual, t))
         refs = self.facts.refs
         def_names = self.def_names
-        for node, scope in self._sweep(sorted(caps.get("id", ()), key=_start), scopes):
+        for node, stack in sweep(sorted(caps.get("id", ()), key=_start), scopes):
             sb = node.start_byte
             if sb in def_names or sb in bound:
                 continue
-            self.use(node, scope, refs)
-
-    @staticmethod
-    def _sweep(nodes, scopes):
-        """(node, innermost scope holding it) for nodes in document order."""
-        stack = []
-        i, n = 0, len(scopes)
-        for node in nodes:
-            p = node.start_byte
-            while i < n and scopes[i].start <= p:
-                s = scopes[i]
-                while stack and stack[-1].end <= s.start:
-                    stack.pop()
-                stack.append(s)
-                i += 1
-            while len(stack) > 1 and stack[-1].end <= p:
-                stack.pop()
-            yield node, stack[-1]
+            self.use(node, stack[-1], refs)
 
     def use(self, node, scope, refs):
         parent = node.parent
@@ -708,16 +688,3 @@ def _xml_doc(lines: list[str]) -> str | None:
     text = _TAG.sub(lambda m: m.group(2) or "", text)
     text = html.unescape(" ".join(text.split()))
     return text or None
-
-
-def _count_errors(node) -> int:
-    n = 0
-    stack = [node]
-    while stack:
-        x = stack.pop()
-        if x.type == "ERROR" or x.is_missing:
-            n += 1
-            continue
-        if x.has_error:
-            stack.extend(x.children)
-    return n

@@ -20,9 +20,10 @@ import subprocess
 from bisect import bisect_right
 
 import tree_sitter_go
-from tree_sitter import Language, Parser, Query, QueryCursor
+from tree_sitter import Language, Query, QueryCursor
 
 from . import FileFacts, Unit
+from .source import Positions, count_errors, first_paragraph, parser
 
 NAME = "go"
 EXTENSIONS = (".go",)
@@ -306,9 +307,9 @@ class _Pkg(str):
 class _Extractor:
     def __init__(self, src: bytes, unit: Unit):
         self.src = src
-        self.lines = None
-        self.all_ascii = src.isascii()
-        self._ascii_rows: dict = {}
+        self.pos = Positions(src)
+        self.col = self.pos.col
+        self.all_ascii = self.pos.all_ascii
         self.module = unit.module
         self.unit = unit
         self.project = unit.project or {}
@@ -325,20 +326,7 @@ class _Extractor:
         own = self.project.get("modroots") or {}
         self.std_free = any(m in ("std", "cmd") for m in own.values())
 
-    # ---- positions ---------------------------------------------------------------------
-    def col(self, row: int, bcol: int) -> int:
-        if self.all_ascii:
-            return bcol
-        if self.lines is None:
-            self.lines = self.src.split(b"\n")
-        ok = self._ascii_rows.get(row)
-        if ok is None:
-            line = self.lines[row] if row < len(self.lines) else b""
-            ok = self._ascii_rows[row] = line.isascii()
-        if ok:
-            return bcol
-        return len(self.lines[row][:bcol].decode("utf-8", "replace"))
-
+    # ---- rows ----------------------------------------------------------------------------
     def ref(self, node, target, kind, name=None):
         r, c = node.start_point
         text = node.text.decode("utf-8", "replace") if name is None else name
@@ -352,10 +340,8 @@ class _Extractor:
     def add_def(self, qual, name_node, kind, container, node, signature, doc, typ=None):
         name = name_node.text.decode("utf-8", "replace")
         r, c = name_node.start_point
-        sr, sc = node.start_point
-        er, ec = node.end_point
         col = self.col(r, c)
-        self.facts.defs.append((qual, name, kind, container, sr, self.col(sr, sc), er, self.col(er, ec),
+        self.facts.defs.append((qual, name, kind, container, *self.pos.range(node),
                                 r, col, col + len(name), signature, doc, typ if isinstance(typ, str) and not isinstance(typ, _Std) else None))
 
     # ---- imports -------------------------------------------------------------------------
@@ -693,7 +679,7 @@ class _Extractor:
     # ---- declarations --------------------------------------------------------------------
     def run(self, tree):
         root = tree.root_node
-        self.facts.errors = _count_errors(root) if root.has_error else 0
+        self.facts.errors = count_errors(root)
         children = root.children
         for ch in children:
             if ch.type == "import_declaration":
@@ -1106,18 +1092,8 @@ _DIRECTIVE = re.compile(r"^(go:|line |nolint|export |extern |\+build)")
 
 
 def _clean(lines: list[str]) -> str | None:
-    para = []
-    for ln in lines:
-        if _DIRECTIVE.match(ln):
-            continue
-        s = ln.strip()
-        if not s:
-            if para:
-                break
-            continue
-        para.append(s)
-    text = " ".join(para)
-    return text[:500] or None
+    """The first paragraph of a doc comment, without `//go:` and other directive lines."""
+    return first_paragraph([ln for ln in lines if not _DIRECTIVE.match(ln)], 500)
 
 
 def _doc_before(siblings, i) -> str | None:
@@ -1154,26 +1130,7 @@ def _trailing_comment(siblings, i) -> str | None:
     return None
 
 
-def _count_errors(node) -> int:
-    n = 0
-    stack = [node]
-    while stack:
-        cur = stack.pop()
-        if cur.type == "ERROR" or cur.is_missing:
-            n += 1
-        elif cur.has_error:
-            stack.extend(cur.children)
-    return n
-
-
-_parser = None
-
-
-def parse(src: bytes):
-    global _parser
-    if _parser is None:
-        _parser = Parser(GO_LANGUAGE)
-    return _parser.parse(src)
+parse = parser(GO_LANGUAGE)
 
 
 def extract(src: bytes, unit: Unit) -> FileFacts:

@@ -7,9 +7,10 @@ first). Name rules shared with Kotlin live in jvm.py; identity is `jvm:<package>
 from __future__ import annotations
 
 import tree_sitter_java
-from tree_sitter import Language, Parser
+from tree_sitter import Language
 
 from . import jvm
+from .source import count_errors, parser
 from .jvm import LOCAL, PREFIX, TPARAM, ClassRec, fqn_chain, looks_like_type, package_target, qual
 
 NAME = "java"
@@ -43,7 +44,7 @@ class _Java(jvm.Base):
     # ---- file ------------------------------------------------------------------------------
     def run(self, tree):
         root = tree.root_node
-        self.facts.errors = _count_errors(root) if root.has_error else 0
+        self.facts.errors = count_errors(root)
         has_package = False
         for ch in root.named_children:
             if ch.type == "package_declaration":
@@ -789,18 +790,6 @@ def _type_node(node):
     return None
 
 
-def _count_errors(node) -> int:
-    n = 0
-    stack = [node]
-    while stack:
-        cur = stack.pop()
-        if cur.type == "ERROR" or cur.is_missing:
-            n += 1
-        elif cur.has_error:
-            stack.extend(cur.children)
-    return n
-
-
 _HANDLERS = {
     **{t: _Java.v_class for t in CLASS_KINDS},
     "method_declaration": _Java.v_method,
@@ -842,14 +831,7 @@ _HANDLERS = {
     "type_arguments": _Java.v_type,
 }
 
-_parser = None
-
-
-def parse(src: bytes):
-    global _parser
-    if _parser is None:
-        _parser = Parser(JAVA)
-    return _parser.parse(src)
+parse = parser(JAVA)
 
 
 def extract(src: bytes, unit) -> "jvm.FileFacts":

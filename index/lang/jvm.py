@@ -22,6 +22,7 @@ import re
 import xml.etree.ElementTree as ET
 
 from . import FileFacts
+from .source import Positions, first_paragraph
 
 PREFIX = "jvm:"
 SOURCE_DIRS = ("java", "kotlin")
@@ -188,22 +189,17 @@ def clean_doc(raw: str) -> str | None:
     if not raw.startswith("/**") or raw == "/**/":
         return None
     body = raw[3:-2] if raw.endswith("*/") else raw[3:]
-    para = []
+    lines = []
     for ln in body.splitlines():
         s = ln.strip()
         if s.startswith("*"):
             s = s[1:].strip()
         if s.startswith("@") and not s.startswith("@{"):
             break
-        if s.lower().startswith("<p>") and para:
-            break
-        if not s:
-            if para:
-                break
-            continue
-        para.append(s)
-    text = " ".join(para)
-    return text[:500] or None
+        if s.lower().startswith("<p>"):
+            lines.append("")      # `<p>` starts a new paragraph
+        lines.append(s)
+    return first_paragraph(lines, 500)
 
 
 class ClassRec:
@@ -228,8 +224,9 @@ class Base:
 
     def __init__(self, src: bytes, module: str):
         self.src = src
-        self.all_ascii = src.isascii()
-        self.lines = None if self.all_ascii else src.split(b"\n")
+        self.pos = Positions(src)
+        self.col = self.pos.col
+        self.all_ascii = self.pos.all_ascii
         self.facts = FileFacts()
         self.module = module
         self.imports: dict = {}         # simple name -> target (single-type / named imports)
@@ -240,13 +237,7 @@ class Base:
         self.cls: ClassRec | None = None
         self.by_qual: dict = {}         # qualname -> ClassRec of the classes this file declares
 
-    # ---- positions ------------------------------------------------------------------------
-    def col(self, row: int, bcol: int) -> int:
-        if self.all_ascii:
-            return bcol
-        line = self.lines[row] if row < len(self.lines) else b""
-        return bcol if line.isascii() else len(line[:bcol].decode("utf-8", "replace"))
-
+    # ---- rows -------------------------------------------------------------------------------
     def text(self, node) -> str:
         return node.text.decode("utf-8", "replace")
 

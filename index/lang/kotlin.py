@@ -9,9 +9,10 @@ function Foo returns). Extension functions are package members; inside one, `thi
 from __future__ import annotations
 
 import tree_sitter_kotlin
-from tree_sitter import Language, Parser
+from tree_sitter import Language
 
 from . import jvm
+from .source import count_errors, parser
 from .jvm import BARRIER, PREFIX, TPARAM, ClassRec, fqn_chain, looks_like_type, package_target, qual
 
 NAME = "kotlin"
@@ -64,7 +65,7 @@ class _Kotlin(jvm.Base):
     # ---- file ------------------------------------------------------------------------------
     def run(self, tree):
         root = tree.root_node
-        self.facts.errors = _count_errors(root) if root.has_error else 0
+        self.facts.errors = count_errors(root)
         has_package = False
         for ch in root.named_children:
             if ch.type == "package_header" and not has_package:
@@ -1089,18 +1090,6 @@ def _nav_op(node) -> str:
     return ""
 
 
-def _count_errors(node) -> int:
-    n = 0
-    stack = [node]
-    while stack:
-        cur = stack.pop()
-        if cur.type == "ERROR" or cur.is_missing:
-            n += 1
-        elif cur.has_error:
-            stack.extend(cur.children)
-    return n
-
-
 _HANDLERS = {
     "class_declaration": _Kotlin.v_class,
     "object_declaration": _Kotlin.v_class,
@@ -1138,14 +1127,7 @@ _HANDLERS = {
     **{t: _Kotlin.v_type for t in TYPE_NODES},
 }
 
-_parser = None
-
-
-def parse(src: bytes):
-    global _parser
-    if _parser is None:
-        _parser = Parser(KOTLIN)
-    return _parser.parse(src)
+parse = parser(KOTLIN)
 
 
 def extract(src: bytes, unit) -> "jvm.FileFacts":

@@ -27,10 +27,10 @@ import re
 from operator import attrgetter
 
 import tree_sitter_ruby
-from tree_sitter import Language, Parser, Query, QueryCursor
+from tree_sitter import Language, Query, QueryCursor
 
 from . import FileFacts, Unit
-from ._srcpos import Positions, first_paragraph, one_line
+from .source import Positions, count_errors, first_paragraph, one_line, parser, sweep
 
 NAME = "ruby"
 EXTENSIONS = (".rb", ".rake", ".gemspec")
@@ -39,7 +39,7 @@ PREFIX = "rb:"
 FENCE = "ruby"
 
 LANG = Language(tree_sitter_ruby.language())
-_parser = Parser(LANG)
+_parse = parser(LANG)
 
 _STRUCTURE = Query(LANG, """
 (module name: (_) @name) @module
@@ -172,11 +172,8 @@ class _Extractor:
     def add_def(self, qual, name, name_node, kind, container, node, signature=None, doc=None, typ=None, skip=0):
         r, c, ec = self.pos.span(name_node)
         c += skip
-        sr, sc = node.start_point
-        er, ecol = node.end_point
         self.def_names.add(name_node.start_byte)
-        self.facts.defs.append((qual, name, kind, container, sr, self.pos.col(sr, sc), er, self.pos.col(er, ecol),
-                                r, c, ec, signature, doc, typ))
+        self.facts.defs.append((qual, name, kind, container, *self.pos.range(node), r, c, ec, signature, doc, typ))
 
     def doc(self, node):
         lines = self.pos.comment_block_above(node.start_point[0], b"#")
@@ -190,10 +187,8 @@ class _Extractor:
 
     # ---- structure -------------------------------------------------------------------
     def run(self) -> FileFacts:
-        tree = _parser.parse(self.src)
-        root = tree.root_node
-        if root.has_error:
-            self.facts.errors = _count_errors(root)
+        root = _parse(self.src).root_node
+        self.facts.errors = count_errors(root)
         top = _Scope(0, len(self.src) + 1, PREFIX, PREFIX, {})
         self.scopes.append(top)
         matches = QueryCursor(_STRUCTURE).matches(root)
@@ -529,32 +524,8 @@ class _Extractor:
 def _sweep(nodes, scopes):
     """(node, innermost scope holding it, innermost scope with locals: a method body or the top
     level) for nodes in document order."""
-    stack = []
-    i, n = 0, len(scopes)
-    for node in nodes:
-        p = node.start_byte
-        while i < n and scopes[i].start <= p:
-            s = scopes[i]
-            while stack and stack[-1].end <= s.start:
-                stack.pop()
-            stack.append(s)
-            i += 1
-        while len(stack) > 1 and stack[-1].end <= p:
-            stack.pop()
+    for node, stack in sweep(nodes, scopes):
         j = len(stack) - 1
         while stack[j].locals is None:
             j -= 1
         yield node, stack[-1], stack[j]
-
-
-def _count_errors(node) -> int:
-    n = 0
-    stack = [node]
-    while stack:
-        x = stack.pop()
-        if x.type == "ERROR" or x.is_missing:
-            n += 1
-            continue
-        if x.has_error:
-            stack.extend(x.children)
-    return n

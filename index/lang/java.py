@@ -10,8 +10,8 @@ import tree_sitter_java
 from tree_sitter import Language
 
 from . import jvm
-from .source import count_errors, parser
-from .jvm import LOCAL, PREFIX, TPARAM, ClassRec, fqn_chain, looks_like_type, package_target, qual
+from .source import parser
+from .jvm import PREFIX, TPARAM, fqn_chain, looks_like_type, package_target
 
 NAME = "java"
 EXTENSIONS = (".java",)
@@ -36,33 +36,19 @@ SKIP = frozenset({"line_comment", "block_comment", "string_literal", "character_
 
 class _Java(jvm.Base):
     LANG_TYPES = {n: f"{PREFIX}java.lang.{n}" for n in jvm.JAVA_LANG}
-
-    def __init__(self, src: bytes, module: str):
-        super().__init__(src, module)
-        self.recs: dict = {}      # class declaration start byte -> ClassRec (declared before the walk)
+    SKIP, TYPE_NODES, ANNOTATIONS = SKIP, TYPE_NODES, ANNOTATIONS
+    PACKAGE, IMPORT = "package_declaration", "import_declaration"
 
     # ---- file ------------------------------------------------------------------------------
     def run(self, tree):
         root = tree.root_node
-        self.facts.errors = count_errors(root)
-        has_package = False
-        for ch in root.named_children:
-            if ch.type == "package_declaration":
-                if not has_package:
-                    parts = _scoped_parts(ch.named_children[-1]) if ch.named_child_count else []
-                    if parts:
-                        self.module = package_target([self.text(n) for n in parts])
-                        self.package_def(parts, ch)
-                        has_package = True
-            elif ch.type == "import_declaration":
-                self.v_import(ch)
-        if not has_package:
-            self.no_package_def(root)
-        self.declare(root, None, self.module)
-        for ch in root.named_children:
-            if ch.type not in SKIP:
-                self.visit(ch)
+        self.head(root)
+        self.walk(root)
         return self.facts
+
+    @staticmethod
+    def package_parts(node):
+        return _scoped_parts(node.named_children[-1]) if node.named_child_count else []
 
     def v_import(self, node):
         static = wildcard = False
@@ -77,13 +63,10 @@ class _Java(jvm.Base):
                 path = ch
         if path is None:
             return
-        parts_nodes = _scoped_parts(path)
-        parts = self.import_refs(parts_nodes)
-        self.note_import(parts, wildcard)
-        target = package_target(parts)
+        parts, target = self.import_target(_scoped_parts(path), wildcard, node.start_point[0])
         if wildcard:
-            self.star(target, node.start_point[0])
-        elif static:
+            return
+        if static:
             self.statics[parts[-1]] = target
         else:
             self.imports[parts[-1]] = target
@@ -99,40 +82,10 @@ class _Java(jvm.Base):
             n = ch.child_by_field_name("name")
             if n is None:
                 continue
-            name = self.text(n)
-            q = qual(container, name)
-            r = ClassRec(q, rec, kind)
-            (rec.types if rec is not None else self.file_types)[name] = q
-            self.recs[ch.start_byte] = r
-            self.by_qual[q] = r
+            r = self.declare_class(ch, self.text(n), rec, container, kind)
             b = ch.child_by_field_name("body")
             if b is not None:
-                self.declare(b, r, q)
-
-    # ---- walk ------------------------------------------------------------------------------
-    def visit(self, node):
-        h = _HANDLERS.get(node.type)
-        if h is not None:
-            return h(self, node)
-        for ch in node.named_children:
-            if ch.type not in SKIP:
-                self.visit(ch)
-        return None
-
-    def walk(self, node):
-        for ch in node.named_children:
-            if ch.type not in SKIP:
-                self.visit(ch)
-
-    def v_scoped(self, node):
-        self.scopes.append({})
-        self.walk(node)
-        self.scopes.pop()
-
-    def v_modifiers(self, node):
-        for ch in node.named_children:
-            if ch.type in ANNOTATIONS:
-                self.v_annotation(ch)
+                self.declare(b, r, r.qual)
 
     # ---- declarations ------------------------------------------------------------------------
     def v_class(self, node):
@@ -143,15 +96,7 @@ class _Java(jvm.Base):
         outer = self.cls
         rec = self.recs.get(node.start_byte)
         if rec is None:     # a local class (in a method body or an anonymous class)
-            host = self.named_class()
-            q = qual(host.qual if host else self.module, self.text(name_node))
-            rec = ClassRec(q, outer, CLASS_KINDS[node.type])
-            self.by_qual[q] = rec
-            if outer is not None:
-                outer.types[self.text(name_node)] = q
-            body = node.child_by_field_name("body")
-            if body is not None:
-                self.declare(body, rec, q)
+            rec = self.local_class(self.text(name_node), CLASS_KINDS[node.type], node.child_by_field_name("body"))
         q = rec.qual
         container = rec.outer.qual if rec.outer is not None and rec.outer.qual else self.module
         self.scopes.append({})
@@ -164,10 +109,7 @@ class _Java(jvm.Base):
                 self.v_type_parameters(ch)
             elif t in ("superclass", "super_interfaces", "extends_interfaces"):
                 for b in _type_children(ch):
-                    bt = self.v_type(b)
-                    if bt:
-                        rec.bases.append(bt)
-                        self.facts.bases.append((q, bt))
+                    self.add_base(rec, self.v_type(b))
             elif t == "permits":
                 for b in _type_children(ch):
                     self.v_type(b)
@@ -331,19 +273,6 @@ class _Java(jvm.Base):
                 self.anonymous(ch, cls.qual if cls is not None else None)
         return None
 
-    def anonymous(self, body, base):
-        rec = ClassRec(None, self.cls)
-        if base:
-            rec.bases.append(base)
-        outer = self.cls
-        self.cls = rec
-        self.declare(body, rec, (self.named_class() or ClassRec(self.module, None)).qual)
-        self.members(body, rec)
-        self.scopes.append({})
-        self.walk(body)
-        self.scopes.pop()
-        self.cls = outer
-
     # ---- locals ------------------------------------------------------------------------------
     def v_local(self, node):
         lt = None
@@ -470,19 +399,6 @@ class _Java(jvm.Base):
             return ".".join([head] + names[1:]) if head else None
         return None
 
-    def package_head(self, names) -> bool:
-        head = names[0]
-        return (head[:1].islower() and self.local(head) is False and head not in self.imports
-                and head not in self.file_types and self.type_in_scope(head) is None)
-
-    def type_in_scope(self, name):
-        c = self.cls
-        while c is not None:
-            if name in c.types:
-                return c.types[name]
-            c = c.outer
-        return None
-
     def v_type(self, node) -> str | None:
         """Emit `type` references for a type node; return the class it names."""
         if node is None:
@@ -508,9 +424,7 @@ class _Java(jvm.Base):
                 return None
             names = [self.text(p) for p in parts]
             if self.package_head(names):
-                for i, p in enumerate(parts):
-                    self.ref(p, package_target(names[:i + 1]), "type")
-                return package_target(names)
+                return self.package_refs(parts, names, "type")
             cur = self.type_target(names[0])
             self.ref(parts[0], cur, "type")
             for p, nm in zip(parts[1:], names[1:]):
@@ -544,9 +458,7 @@ class _Java(jvm.Base):
                 parts = _scoped_parts(name)
                 names = [self.text(p) for p in parts]
                 if self.package_head(names):
-                    for i, p in enumerate(parts):
-                        self.ref(p, package_target(names[:i + 1]), "type")
-                    target = package_target(names)
+                    target = self.package_refs(parts, names, "type")
                 else:
                     target = self.type_target(names[0])
                     self.ref(parts[0], target, "type")
@@ -574,13 +486,10 @@ class _Java(jvm.Base):
         v = self.local(name)
         if v is not False:
             return v if v is not TPARAM else None
-        c = self.cls
-        while c is not None:
-            if c.qual is not None and name in c.fields:
-                t = f"{c.qual}.{name}"
-                self.ref(node, t, "name", name)
-                return c.fields[name] or t
-            c = c.outer
+        declared = self.declared_member(name, False)
+        if declared is not None:
+            self.ref(node, declared[0], "name", name)
+            return declared[1]
         if name in self.statics:
             t = self.statics[name]
             self.ref(node, t, "name", name)
@@ -626,17 +535,9 @@ class _Java(jvm.Base):
         head = names[0]
         if not head[:1].islower() or not fqn_chain(names + ([last] if last else [])) or not self.package_head(names):
             return None
-        if any(head in c.fields for c in self._classes()) or head in self.statics:
+        if self.field_in_scope(head) or head in self.statics:
             return None
-        for i, p in enumerate(parts):
-            self.ref(p, package_target(names[:i + 1]), "name")
-        return package_target(names)
-
-    def _classes(self):
-        c = self.cls
-        while c is not None:
-            yield c
-            c = c.outer
+        return self.package_refs(parts, names, "name")
 
     def v_field_access(self, node):
         obj = node.child_by_field_name("object")
@@ -702,15 +603,6 @@ class _Java(jvm.Base):
             self.ref(last, f"{base}.{self.text(last)}" if base else None, "attr")
         return None
 
-    def v_cast(self, node):
-        out = None
-        for ch in node.named_children:
-            if ch.type in TYPE_NODES:
-                out = self.v_type(ch)
-            elif ch.type not in SKIP:
-                self.visit(ch)
-        return out
-
     def v_class_literal(self, node):
         for ch in node.named_children:
             if ch.type in TYPE_NODES:
@@ -727,16 +619,6 @@ class _Java(jvm.Base):
 
     def v_this(self, node):
         return self.this_value()
-
-    def v_super(self, node):
-        c = self.named_class()
-        return c.bases[0] if c is not None and c.bases else None
-
-    def v_labeled(self, node):
-        for ch in node.named_children:
-            if ch.type != "identifier" and ch.type not in SKIP:
-                self.visit(ch)
-        return None
 
     def v_switch_label(self, node):
         for ch in node.named_children:
@@ -830,6 +712,7 @@ _HANDLERS = {
     **{t: _Java.v_type for t in TYPE_NODES},
     "type_arguments": _Java.v_type,
 }
+_Java.HANDLERS = _HANDLERS
 
 parse = parser(JAVA)
 

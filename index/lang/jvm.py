@@ -22,7 +22,7 @@ import re
 import xml.etree.ElementTree as ET
 
 from . import FileFacts
-from .source import Positions, first_paragraph
+from .source import Positions, count_errors, first_paragraph
 
 PREFIX = "jvm:"
 SOURCE_DIRS = ("java", "kotlin")
@@ -218,9 +218,17 @@ class ClassRec:
 
 
 class Base:
-    """Positions, rows and the name rules shared by the Java and Kotlin extractors."""
+    """What the Java and Kotlin extractors share: the walk, positions and rows, the package line and
+    imports, the classes a file declares, local scopes and the file-local name rules. A subclass
+    gives its grammar's node types and handlers and reads its own declarations and expressions."""
 
     LANG_TYPES: dict = {}          # default-imported simple type names -> target
+    HANDLERS: dict = {}            # node type -> method(self, node); the walk goes into other nodes
+    SKIP: frozenset = frozenset()  # node types never walked into (comments, literals ...)
+    TYPE_NODES: frozenset = frozenset()
+    ANNOTATIONS: frozenset = frozenset()
+    PACKAGE = IMPORT = ""          # the node types of the `package` line and of an import
+    in_body = False                # Kotlin: inside a function body (declarations there are locals)
 
     def __init__(self, src: bytes, module: str):
         self.src = src
@@ -236,6 +244,74 @@ class Base:
         self.scopes: list = []          # local scopes, innermost last: name -> value target | LOCAL | TPARAM
         self.cls: ClassRec | None = None
         self.by_qual: dict = {}         # qualname -> ClassRec of the classes this file declares
+        self.recs: dict = {}            # class declaration start byte -> ClassRec (declared before the walk)
+
+    # ---- the file and the walk ------------------------------------------------------------
+    def head(self, root):
+        """Before the walk: errors, the `package` line (it names the module), imports, and the
+        types this file declares, so that a use before a declaration resolves."""
+        self.facts.errors = count_errors(root)
+        has_package = False
+        for ch in root.named_children:
+            t = ch.type
+            if t == self.PACKAGE:
+                if not has_package:
+                    parts = self.package_parts(ch)
+                    if parts:
+                        self.module = package_target([self.text(n) for n in parts])
+                        self.package_def(parts, ch)
+                        has_package = True
+            elif t == self.IMPORT:
+                self.v_import(ch)
+        if not has_package:
+            self.no_package_def(root)
+        self.declare(root, None, self.module)
+
+    def visit(self, node):
+        h = self.HANDLERS.get(node.type)
+        if h is not None:
+            return h(self, node)
+        skip = self.SKIP
+        for ch in node.named_children:
+            if ch.type not in skip:
+                self.visit(ch)
+        return None
+
+    def walk(self, node):
+        skip = self.SKIP
+        for ch in node.named_children:
+            if ch.type not in skip:
+                self.visit(ch)
+
+    def v_scoped(self, node):
+        self.scopes.append({})
+        self.walk(node)
+        self.scopes.pop()
+
+    def v_modifiers(self, node):
+        for ch in node.named_children:
+            if ch.type in self.ANNOTATIONS:
+                self.v_annotation(ch)
+
+    def v_labeled(self, node):
+        for ch in node.named_children:
+            if ch.type != "identifier" and ch.type not in self.SKIP:
+                self.visit(ch)
+        return None
+
+    def v_cast(self, node):
+        """`(T) x`, `x as T`, `x is T`: the type's refs, the operand walked; the value is a T."""
+        out = None
+        for ch in node.named_children:
+            if ch.type in self.TYPE_NODES:
+                out = self.v_type(ch)
+            elif ch.type not in self.SKIP:
+                self.visit(ch)
+        return out
+
+    def v_super(self, node):
+        c = self.named_class()
+        return c.bases[0] if c is not None and c.bases else None
 
     # ---- rows -------------------------------------------------------------------------------
     def text(self, node) -> str:
@@ -295,8 +371,7 @@ class Base:
     def package_def(self, parts_nodes, decl):
         """The `package` definition (kind package), one per file, at its last name."""
         parts = [self.text(n) for n in parts_nodes]
-        for i, n in enumerate(parts_nodes):
-            self.ref(n, package_target(parts[:i + 1]), "name") if i < len(parts) - 1 else None
+        self.package_refs(parts_nodes[:-1], parts[:-1], "name")
         container = package_target(parts[:-1]) if len(parts) > 1 else None
         self.add_def(self.module, parts_nodes[-1], "package", container, decl)
 
@@ -309,11 +384,22 @@ class Base:
         self.facts.defs.append((self.module, name, "package", parent if "." in self.module else None,
                                 0, 0, root.end_point[0], 0, 0, 0, 0, None, None, None))
 
-    def import_refs(self, parts_nodes, kind="import"):
+    def package_refs(self, nodes, names, kind) -> str:
+        """Refs along a package path `a.b.c`, each prefix a package; the whole path's target."""
+        for i, n in enumerate(nodes):
+            self.ref(n, package_target(names[:i + 1]), kind)
+        return package_target(names)
+
+    def import_target(self, parts_nodes, wildcard, line) -> tuple[list[str], str | None]:
+        """The names of an import path and its target, with refs and `imports` rows; a wildcard
+        import is a star alias of this package on the imported one (target None)."""
         parts = [self.text(n) for n in parts_nodes]
-        for i, n in enumerate(parts_nodes):
-            self.ref(n, package_target(parts[:i + 1]), kind)
-        return parts
+        target = self.package_refs(parts_nodes, parts, "import")
+        self.note_import(parts, wildcard)
+        if wildcard:
+            self.star(target, line)
+            return parts, None
+        return parts, target
 
     def note_import(self, parts: list[str], wildcard: bool = False):
         """Record the imported package and its parents (>= 2 parts) for ranking (`imports`): the
@@ -326,6 +412,52 @@ class Base:
 
     def star(self, target: str, line: int):
         self.facts.aliases.append((self.module, target, 1, line))
+
+    # ---- classes ----------------------------------------------------------------------------
+    def declare_class(self, node, name: str, rec, container: str, kind: str) -> ClassRec:
+        """A type this file declares at the top level or in another type (seen before the walk)."""
+        q = qual(container, name)
+        r = ClassRec(q, rec, kind)
+        (rec.types if rec is not None else self.file_types)[name] = q
+        self.recs[node.start_byte] = r
+        self.by_qual[q] = r
+        return r
+
+    def local_class(self, name: str, kind: str, body) -> ClassRec:
+        """A class declared in a method body or an anonymous class (not seen before the walk)."""
+        outer = self.cls
+        host = self.named_class()
+        q = qual(host.qual if host else self.module, name)
+        rec = ClassRec(q, outer, kind)
+        self.by_qual[q] = rec
+        if outer is not None:
+            outer.types[name] = q
+        if body is not None:
+            self.declare(body, rec, q)
+        return rec
+
+    def add_base(self, rec: ClassRec, base: str | None):
+        if base:
+            rec.bases.append(base)
+            self.facts.bases.append((rec.qual, base))
+
+    def anonymous(self, body, bases):
+        """An anonymous class body (`new T() {…}`, an enum constant's body, a Kotlin `object : T`)
+        with its base or bases: its members, then a walk of it."""
+        rec = ClassRec(None, self.cls)
+        if bases:
+            rec.bases.extend(bases if isinstance(bases, list) else [bases])
+        outer = self.cls
+        self.cls = rec
+        host = self.named_class()
+        self.declare(body, rec, host.qual if host else self.module)
+        self.members(body, rec)
+        self.scopes.append({})
+        saved, self.in_body = self.in_body, False
+        self.walk(body)
+        self.in_body = saved
+        self.scopes.pop()
+        self.cls = outer
 
     # ---- scopes -----------------------------------------------------------------------------
     def local(self, name: str):
@@ -364,6 +496,31 @@ class Base:
             return t
         return qual(self.module, name)
 
+    def type_in_scope(self, name):
+        """A nested type of an enclosing class of this file, or None."""
+        c = self.cls
+        while c is not None:
+            if name in c.types:
+                return c.types[name]
+            c = c.outer
+        return None
+
+    def field_in_scope(self, name) -> bool:
+        """Does an enclosing class of this file declare a field (property) of that name?"""
+        c = self.cls
+        while c is not None:
+            if name in c.fields:
+                return True
+            c = c.outer
+        return False
+
+    def package_head(self, names) -> bool:
+        """Is `names[0]` (lowercase, not a local, an import, a type or a member here) the first
+        segment of a package path?"""
+        head = names[0]
+        return (head[:1].islower() and self.local(head) is False and head not in self.imports
+                and head not in self.file_types and self.type_in_scope(head) is None and head not in self.top)
+
     def named_class(self) -> ClassRec | None:
         c = self.cls
         while c is not None and c.qual is None:
@@ -384,20 +541,28 @@ class Base:
             return None
         return (rec.methods if call else rec.fields).get(name)
 
+    def declared_member(self, name: str, call: bool) -> tuple[str, str] | None:
+        """(target, value) of a field (call=False) or method (call=True) that an enclosing class
+        of this file declares, innermost first; the value is its type (else the target, or the
+        call `target()`)."""
+        c = self.cls
+        while c is not None:
+            table = c.methods if call else c.fields
+            if c.qual is not None and name in table:
+                t = f"{c.qual}.{name}"
+                return t, table[name] or (t + "()" if call else t)
+            c = c.outer
+        return None
+
     def member_target(self, name: str, call: bool) -> tuple[str | None, str | None]:
         """(target, value) of an unqualified field (call=False) or method (call=True) name:
         declared in an enclosing class in this file, statically imported, a top-level Kotlin
         member of this file, else guessed to be inherited by the innermost class that has bases
         (an anonymous class's base first), else a member of the innermost class. The value is what
         a `.member` after it hangs on: the field's type, the call's return type, else `target()`."""
-        c = self.cls
-        while c is not None:
-            table = c.methods if call else c.fields
-            if c.qual is not None and name in table:
-                t = f"{c.qual}.{name}"
-                v = table[name]
-                return t, v or (t + "()" if call else t)
-            c = c.outer
+        declared = self.declared_member(name, call)
+        if declared is not None:
+            return declared
         t = self.statics.get(name)
         if t is None and name in self.top:
             t = qual(self.module, name)

@@ -12,7 +12,7 @@ import tree_sitter_kotlin
 from tree_sitter import Language
 
 from . import jvm
-from .source import count_errors, parser
+from .source import parser
 from .jvm import BARRIER, PREFIX, TPARAM, ClassRec, fqn_chain, looks_like_type, package_target, qual
 
 NAME = "kotlin"
@@ -58,33 +58,21 @@ class _Kotlin(jvm.Base):
     LANG_TYPES = {**{n: f"{PREFIX}java.lang.{n}" for n in jvm.JAVA_LANG},
                   **{n: f"{PREFIX}{pkg}.{n}" for pkg, names in _KT_TYPES.items() for n in names.split()}}
 
-    def __init__(self, src: bytes, module: str):
-        super().__init__(src, module)
-        self.recs: dict = {}
+    SKIP, TYPE_NODES, ANNOTATIONS = SKIP, TYPE_NODES, ANNOTATIONS
+    PACKAGE, IMPORT = "package_header", "import"
 
     # ---- file ------------------------------------------------------------------------------
     def run(self, tree):
         root = tree.root_node
-        self.facts.errors = count_errors(root)
-        has_package = False
-        for ch in root.named_children:
-            if ch.type == "package_header" and not has_package:
-                q = next((c for c in ch.named_children if c.type == "qualified_identifier"), None)
-                parts = [c for c in q.named_children if c.type == "identifier"] if q is not None else []
-                if parts:
-                    self.module = package_target([self.text(n) for n in parts])
-                    self.package_def(parts, ch)
-                    has_package = True
-            elif ch.type == "import":
-                self.v_import(ch)
-        if not has_package:
-            self.no_package_def(root)
-        self.declare(root, None, self.module)
+        self.head(root)
         self.scopes.append({})
-        for ch in root.named_children:
-            if ch.type not in SKIP:
-                self.visit(ch)
+        self.walk(root)
         return self.facts
+
+    @staticmethod
+    def package_parts(node):
+        q = next((c for c in node.named_children if c.type == "qualified_identifier"), None)
+        return [c for c in q.named_children if c.type == "identifier"] if q is not None else []
 
     def v_import(self, node):
         path = None
@@ -101,11 +89,8 @@ class _Kotlin(jvm.Base):
         if path is None:
             return
         parts_nodes = [c for c in path.named_children if c.type == "identifier"]
-        parts = self.import_refs(parts_nodes)
-        self.note_import(parts, wildcard)
-        target = package_target(parts)
+        parts, target = self.import_target(parts_nodes, wildcard, node.start_point[0])
         if wildcard:
-            self.star(target, node.start_point[0])
             return
         name = self.text(alias) if alias is not None else parts[-1]
         if alias is not None:
@@ -120,15 +105,10 @@ class _Kotlin(jvm.Base):
                 n = _name(ch)
                 if n is None and t != "companion_object":
                     continue
-                name = self.text(n) if n is not None else "Companion"
-                q = qual(container, name)
-                r = ClassRec(q, rec, _class_kind(ch))
-                (rec.types if rec is not None else self.file_types)[name] = q
-                self.recs[ch.start_byte] = r
-                self.by_qual[q] = r
+                r = self.declare_class(ch, self.text(n) if n is not None else "Companion", rec, container, _class_kind(ch))
                 b = _body(ch)
                 if b is not None:
-                    self.declare(b, r, q)
+                    self.declare(b, r, r.qual)
             elif t == "type_alias" and rec is None:
                 n = ch.child_by_field_name("type")
                 if n is not None and n.type == "identifier":
@@ -142,31 +122,6 @@ class _Kotlin(jvm.Base):
             elif rec is None and t == "property_declaration":
                 for n in _property_names(ch):
                     self.top[self.text(n)] = None
-
-    # ---- walk ------------------------------------------------------------------------------
-    def visit(self, node):
-        h = _HANDLERS.get(node.type)
-        if h is not None:
-            return h(self, node)
-        for ch in node.named_children:
-            if ch.type not in SKIP:
-                self.visit(ch)
-        return None
-
-    def walk(self, node):
-        for ch in node.named_children:
-            if ch.type not in SKIP:
-                self.visit(ch)
-
-    def v_scoped(self, node):
-        self.scopes.append({})
-        self.walk(node)
-        self.scopes.pop()
-
-    def v_modifiers(self, node):
-        for ch in node.named_children:
-            if ch.type == "annotation":
-                self.v_annotation(ch)
 
     def v_annotation(self, node):
         for ch in node.named_children:
@@ -187,15 +142,7 @@ class _Kotlin(jvm.Base):
             if n is None and node.type != "companion_object":
                 self.walk(node)
                 return None
-            host = self.named_class()
-            name = self.text(n) if n is not None else "Companion"
-            rec = ClassRec(qual(host.qual if host else self.module, name), outer, _class_kind(node))
-            self.by_qual[rec.qual] = rec
-            if outer is not None:
-                outer.types[name] = rec.qual
-            b = _body(node)
-            if b is not None:
-                self.declare(b, rec, rec.qual)
+            rec = self.local_class(self.text(n) if n is not None else "Companion", _class_kind(node), _body(node))
         q = rec.qual
         container = outer.qual if outer is not None and outer.qual else self.module
         self.scopes.append({})
@@ -211,10 +158,7 @@ class _Kotlin(jvm.Base):
                 self.v_primary(ch, rec)
             elif t == "delegation_specifiers":
                 for spec in ch.named_children:
-                    bt = self.v_delegation(spec)
-                    if bt:
-                        rec.bases.append(bt)
-                        self.facts.bases.append((q, bt))
+                    self.add_base(rec, self.v_delegation(spec))
             elif t == "type_constraints":
                 self.walk(ch)
         end = body.start_byte if body is not None else None
@@ -532,22 +476,6 @@ class _Kotlin(jvm.Base):
         self.scopes.pop()
         return None
 
-    def anonymous(self, body, bases):
-        rec = ClassRec(None, self.cls)
-        if bases:
-            rec.bases.extend(bases if isinstance(bases, list) else [bases])
-        outer = self.cls
-        self.cls = rec
-        host = self.named_class()
-        self.declare(body, rec, host.qual if host else self.module)
-        self.members(body, rec)
-        self.scopes.append({})
-        saved, self.in_body = self.in_body, False
-        self.walk(body)
-        self.in_body = saved
-        self.scopes.pop()
-        self.cls = outer
-
     def v_object_literal(self, node):
         bases = []
         body = None
@@ -564,19 +492,6 @@ class _Kotlin(jvm.Base):
         return bases[0] if bases else None
 
     # ---- types -------------------------------------------------------------------------------
-    def type_in_scope(self, name):
-        c = self.cls
-        while c is not None:
-            if name in c.types:
-                return c.types[name]
-            c = c.outer
-        return None
-
-    def package_head(self, names) -> bool:
-        head = names[0]
-        return (head[:1].islower() and self.local(head) is False and head not in self.imports
-                and head not in self.file_types and self.type_in_scope(head) is None and head not in self.top)
-
     def type_value(self, node) -> str | None:
         if node is None:
             return None
@@ -612,9 +527,7 @@ class _Kotlin(jvm.Base):
                 return None
             names = [self.text(c) for c in ids]
             if len(names) > 1 and self.package_head(names):
-                for i, p in enumerate(ids):
-                    self.ref(p, package_target(names[:i + 1]), "type")
-                return package_target(names)
+                return self.package_refs(ids, names, "type")
             cur = self.type_target(names[0])
             if cur is None:
                 return None
@@ -642,15 +555,6 @@ class _Kotlin(jvm.Base):
                                 self.v_type(cc)
         return out
 
-    def v_type_test(self, node):
-        out = None
-        for ch in node.named_children:
-            if ch.type in TYPE_NODES:
-                out = self.v_type(ch)
-            elif ch.type not in SKIP:
-                self.visit(ch)
-        return out
-
     # ---- expressions ---------------------------------------------------------------------------
     def v_ident(self, node):
         name = self.text(node)
@@ -659,13 +563,10 @@ class _Kotlin(jvm.Base):
         v = self.local(name)
         if v is not False:
             return v if v is not TPARAM else None
-        c = self.cls
-        while c is not None:
-            if c.qual is not None and name in c.fields:
-                t = f"{c.qual}.{name}"
-                self.ref(node, t, "name")
-                return c.fields[name] or t
-            c = c.outer
+        declared = self.declared_member(name, False)
+        if declared is not None:
+            self.ref(node, declared[0], "name")
+            return declared[1]
         if name in self.top:
             t = qual(self.module, name)
             self.ref(node, t, "name")
@@ -688,13 +589,10 @@ class _Kotlin(jvm.Base):
         v = self.local(name)
         if v is not False:
             return None
-        c = self.cls
-        while c is not None:
-            if c.qual is not None and name in c.methods:
-                t = f"{c.qual}.{name}"
-                self.ref(node, t, "name")
-                return c.methods[name] or f"{t}()"
-            c = c.outer
+        declared = self.declared_member(name, True)
+        if declared is not None:
+            self.ref(node, declared[0], "name")
+            return declared[1]
         if name in self.top:
             t = qual(self.module, name)
             self.ref(node, t, "name")
@@ -744,14 +642,9 @@ class _Kotlin(jvm.Base):
         names = [self.text(p) for p in parts]
         if not fqn_chain(names + ([last] if last else [])) or not self.package_head(names):
             return None
-        c = self.cls
-        while c is not None:
-            if names[0] in c.fields:
-                return None
-            c = c.outer
-        for i, p in enumerate(parts):
-            self.ref(p, package_target(names[:i + 1]), "name")
-        return package_target(names)
+        if self.field_in_scope(names[0]):
+            return None
+        return self.package_refs(parts, names, "name")
 
     def v_navigation(self, node, call=False):
         kids = node.named_children
@@ -926,17 +819,7 @@ class _Kotlin(jvm.Base):
         for ch in node.named_children:
             if ch.type in TYPE_NODES:
                 return self.v_type(ch)
-        c = self.named_class()
-        return c.bases[0] if c is not None and c.bases else None
-
-    def v_as(self, node):
-        out = None
-        for ch in node.named_children:
-            if ch.type in TYPE_NODES:
-                out = self.v_type(ch)
-            elif ch.type not in SKIP:
-                self.visit(ch)
-        return out
+        return super().v_super(node)
 
     def v_paren(self, node):
         out = None
@@ -952,12 +835,6 @@ class _Kotlin(jvm.Base):
             if ch.type not in SKIP:
                 out = self.visit(ch)
         return out if node.child_count == 2 and node.children[1].type == "!!" else None
-
-    def v_labeled(self, node):
-        for ch in node.named_children:
-            if ch.type != "identifier" and ch.type not in SKIP:
-                self.visit(ch)
-        return None
 
     def v_error(self, node):
         """Recover `class Name` / `object Name` / `interface Name` inside an ERROR node: the members
@@ -994,10 +871,7 @@ class _Kotlin(jvm.Base):
                 self.v_primary(ch, rec)
             elif t == "delegation_specifiers":
                 for spec in ch.named_children:
-                    bt = self.v_delegation(spec)
-                    if bt:
-                        rec.bases.append(bt)
-                        self.facts.bases.append((q, bt))
+                    self.add_base(rec, self.v_delegation(spec))
             elif t == "type_parameters":
                 self.v_type_parameters(ch)
             elif t in ("class_body", "enum_class_body"):
@@ -1116,9 +990,9 @@ _HANDLERS = {
     "callable_reference": _Kotlin.v_callable_ref,
     "this_expression": _Kotlin.v_this,
     "super_expression": _Kotlin.v_super,
-    "as_expression": _Kotlin.v_as,
-    "is_expression": _Kotlin.v_type_test,
-    "type_test": _Kotlin.v_type_test,
+    "as_expression": _Kotlin.v_cast,
+    "is_expression": _Kotlin.v_cast,
+    "type_test": _Kotlin.v_cast,
     "parenthesized_expression": _Kotlin.v_paren,
     "unary_expression": _Kotlin.v_unary,
     "labeled_expression": _Kotlin.v_labeled,
@@ -1126,6 +1000,7 @@ _HANDLERS = {
     "ERROR": _Kotlin.v_error,
     **{t: _Kotlin.v_type for t in TYPE_NODES},
 }
+_Kotlin.HANDLERS = _HANDLERS
 
 parse = parser(KOTLIN)
 

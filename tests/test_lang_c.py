@@ -21,7 +21,8 @@ import coracle
 from orgutil import SERVE, SESSION_DIR, TESTS, find, index, init_repo, run_cli, to_client_units
 from realcode import DownloadFailed
 
-from crossnav.index.lang import Unit, c, cmacros, cpp
+from crossnav.index.lang import Unit, c, cpp
+from crossnav.index.lang.cfamily import macros as cmacros
 
 C_ORG = TESTS / "fixtures" / "c-org"
 C_ORG_DB = SESSION_DIR / "c-org.db"

@@ -21,7 +21,7 @@ import jvmsrc
 from orgutil import SERVE, SESSION_DIR, TESTS, find, init_repo, run_cli, to_client_units
 from realcode import DownloadFailed
 
-from crossnav.index.lang import Unit, java, jvm, kotlin
+from crossnav.index.lang import Unit, java, kotlin
 
 ASYNC = pytest.mark.asyncio(loop_scope="module")
 JVM_ORG = TESTS / "fixtures" / "jvm-org"
@@ -65,7 +65,7 @@ def path_of(repos, where) -> Path:
 
 
 def test_project_reads_maven_and_gradle():
-    core = jvm.project(str(JVM_ORG / "billing-core"), [
+    core = java.project(str(JVM_ORG / "billing-core"), [
         "src/main/java/com/acme/billing/Invoice.java", "src/main/java/com/acme/billing/util/Formats.java", "pom.xml"])
     assert (core["build"], core["group"], core["artifact"]) == ("pom.xml", "com.acme", "billing-core")
     assert core["packages"] == [("jvm:com.acme.billing", "src/main/java", "pom.xml")]

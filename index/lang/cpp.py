@@ -1,18 +1,19 @@
 """C++: namespaces, classes, methods (in-class and out-of-line), templates, `using`. Shares the
-extractor and the `c:` prefix with C (cfamily.py): one linkage namespace, C++ calls C."""
+extractor and the `c:` prefix with C (index/lang/cfamily/): one linkage namespace, C++ calls C."""
 from __future__ import annotations
 
-from . import Unit, cfamily, cproject
+from . import Unit
+from .cfamily import extract as family
+from .cfamily.project import project  # noqa: F401  (the language interface)
 
 NAME = "cpp"
 EXTENSIONS = (".cc", ".cpp", ".cxx", ".hpp", ".hh", ".hxx", ".ipp")
 SEARCH_NAMES = ("cpp", "c++", "cxx")
-PREFIX = cfamily.PREFIX
+PREFIX = family.PREFIX
 FENCE = "cpp"
 
-project = cproject.project
-module_of = cfamily.module_of
+module_of = family.module_of
 
 
 def extract(src: bytes, unit: Unit):
-    return cfamily.extract(src, unit, cpp=True)
+    return family.extract(src, unit, cpp=True)

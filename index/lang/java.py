@@ -2,23 +2,23 @@
 aliases, extends/implements as bases, declared types as value types.
 
 One tree-sitter parse and one walk (plus a walk over class bodies only, to declare nested types
-first). Name rules shared with Kotlin live in jvm.py; identity is `jvm:<package>.<Class>.<member>`.
+first). Name rules shared with Kotlin live in jvm/base.py; identity is `jvm:<package>.<Class>.<member>`.
 """
 from __future__ import annotations
 
 import tree_sitter_java
 from tree_sitter import Language
 
-from . import jvm
+from . import FileFacts
+from .jvm import PREFIX, base
+from .jvm.base import TPARAM, fqn_chain, looks_like_type, package_target
+from .jvm.project import module_of, project  # noqa: F401  (the language interface)
 from .source import parser
-from .jvm import PREFIX, TPARAM, fqn_chain, looks_like_type, package_target
 
 NAME = "java"
 EXTENSIONS = (".java",)
 SEARCH_NAMES = ("java",)
 FENCE = "java"
-project = jvm.project
-module_of = jvm.module_of
 
 JAVA = Language(tree_sitter_java.language())
 ANNOTATIONS = frozenset({"annotation", "marker_annotation"})
@@ -34,8 +34,8 @@ SKIP = frozenset({"line_comment", "block_comment", "string_literal", "character_
                   "dimensions", "asterisk", "modifiers_keyword"})
 
 
-class _Java(jvm.Base):
-    LANG_TYPES = {n: f"{PREFIX}java.lang.{n}" for n in jvm.JAVA_LANG}
+class _Java(base.Base):
+    LANG_TYPES = {n: f"{PREFIX}java.lang.{n}" for n in base.JAVA_LANG}
     SKIP, TYPE_NODES, ANNOTATIONS = SKIP, TYPE_NODES, ANNOTATIONS
     PACKAGE, IMPORT = "package_declaration", "import_declaration"
 
@@ -717,6 +717,6 @@ _Java.HANDLERS = _HANDLERS
 parse = parser(JAVA)
 
 
-def extract(src: bytes, unit) -> "jvm.FileFacts":
+def extract(src: bytes, unit) -> FileFacts:
     """All facts of one Java source file (UTF-8 bytes); the `package` line overrides unit.module."""
     return _Java(src, unit.module).run(parse(src))

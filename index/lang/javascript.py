@@ -1,6 +1,7 @@
 """JavaScript (.js, .jsx, .mjs, .cjs; ES modules and CommonJS): the same extractor and `js:`
-namespace as TypeScript (index/lang/_ecmascript.py)."""
-from ._ecmascript import extract, module_of, project  # noqa: F401
+namespace as TypeScript (index/lang/ecmascript/)."""
+from .ecmascript.extract import extract  # noqa: F401  (the language interface)
+from .ecmascript.manifests import module_of, project  # noqa: F401
 
 NAME = "javascript"
 EXTENSIONS = (".js", ".jsx", ".mjs", ".cjs")

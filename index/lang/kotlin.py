@@ -11,16 +11,16 @@ from __future__ import annotations
 import tree_sitter_kotlin
 from tree_sitter import Language
 
-from . import jvm
+from . import FileFacts
+from .jvm import PREFIX, base
+from .jvm.base import BARRIER, TPARAM, ClassRec, fqn_chain, looks_like_type, package_target, qual
+from .jvm.project import module_of, project  # noqa: F401  (the language interface)
 from .source import parser
-from .jvm import BARRIER, PREFIX, TPARAM, ClassRec, fqn_chain, looks_like_type, package_target, qual
 
 NAME = "kotlin"
 EXTENSIONS = (".kt", ".kts")
 SEARCH_NAMES = ("kotlin", "kt")
 FENCE = "kotlin"
-project = jvm.project
-module_of = jvm.module_of
 
 KOTLIN = Language(tree_sitter_kotlin.language())
 ANNOTATIONS = frozenset({"annotation"})
@@ -54,8 +54,8 @@ takeIf takeUnless repeat maxOf minOf synchronized buildString buildList buildMap
 generateSequence runCatching assert""".split())
 
 
-class _Kotlin(jvm.Base):
-    LANG_TYPES = {**{n: f"{PREFIX}java.lang.{n}" for n in jvm.JAVA_LANG},
+class _Kotlin(base.Base):
+    LANG_TYPES = {**{n: f"{PREFIX}java.lang.{n}" for n in base.JAVA_LANG},
                   **{n: f"{PREFIX}{pkg}.{n}" for pkg, names in _KT_TYPES.items() for n in names.split()}}
 
     SKIP, TYPE_NODES, ANNOTATIONS = SKIP, TYPE_NODES, ANNOTATIONS
@@ -1005,6 +1005,6 @@ _Kotlin.HANDLERS = _HANDLERS
 parse = parser(KOTLIN)
 
 
-def extract(src: bytes, unit) -> "jvm.FileFacts":
+def extract(src: bytes, unit) -> FileFacts:
     """All facts of one Kotlin source file (UTF-8 bytes); the `package` line overrides unit.module."""
     return _Kotlin(src, unit.module).run(parse(src))

@@ -1,4 +1,4 @@
-"""Uses for the TypeScript/JavaScript extractor (a mixin of _ecmascript._Extractor).
+"""Uses for the TypeScript/JavaScript extractor (a mixin of extract._Extractor).
 
 The source is searched for the names bound at module level (imports and top-level declarations;
 `this` inside classes); the tree says what each hit is: a declaration of a local that shadows the
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from ._jsnodes import WRAPPERS
+from .nodes import WRAPPERS
 
 _IDENTS = {"identifier", "type_identifier", "shorthand_property_identifier", "this",
            "shorthand_property_identifier_pattern"}
@@ -25,7 +25,7 @@ _MEMBER = re.compile(rb"\.[ \t]*([A-Za-z_$\x80-\xff#][\w$\x80-\xff]*)")
 
 
 class Uses:
-    """The uses half of _ecmascript._Extractor (its state: bind, skip, classes, locals, facts)."""
+    """The uses half of extract._Extractor (its state: bind, skip, classes, locals, facts)."""
 
     def uses(self):
         names = {n.encode("utf-8") for n in self.bind}

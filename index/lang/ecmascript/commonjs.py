@@ -1,14 +1,14 @@
-"""CommonJS exports for the TypeScript/JavaScript extractor (a mixin of _ecmascript._Extractor):
+"""CommonJS exports for the TypeScript/JavaScript extractor (a mixin of extract._Extractor):
 `module.exports = X` (a star alias on X, and X as `default`), `module.exports = {a, b: f}`,
 `exports.name = ...`, `X.prototype.m = ...` (then X is a class), `Object.defineProperty(exports, ...)`,
 and `var app = exports = module.exports = {}` aliases."""
 from __future__ import annotations
 
-from ._jsnodes import CLASS_VALUES, FUNC_VALUES, WRAPPERS
+from .nodes import CLASS_VALUES, FUNC_VALUES, WRAPPERS
 
 
 class CommonJS:
-    """The CommonJS half of _ecmascript._Extractor."""
+    """The CommonJS half of extract._Extractor."""
 
     def is_exports(self, node) -> bool:
         t = node.type

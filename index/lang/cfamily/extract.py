@@ -1,5 +1,5 @@
 """One C or C++ file -> definitions, references, aliases, bases and includes (tree-sitter, no
-preprocessing beyond blanking decorator macros: index/lang/cmacros.py).
+preprocessing beyond blanking decorator macros: cfamily/macros.py).
 
 Identity (docs/architecture.md, "C and C++"): a program has one linkage namespace, so C and C++
 share the prefix `c:`. Functions, globals, types, macros and enum constants are `c:name`; struct and
@@ -24,8 +24,9 @@ from bisect import bisect_right
 
 from tree_sitter import Language, Parser, Query, QueryCursor
 
-from . import FileFacts, Unit, cmacros
-from .source import Positions, count_errors, first_paragraph
+from .. import FileFacts, Unit
+from ..source import Positions, count_errors, first_paragraph
+from . import macros as cmacros
 
 PREFIX = "c:"
 HEADER_EXTS = (".h", ".hh", ".hpp", ".hxx", ".ipp", ".inl", ".tcc", ".h++")

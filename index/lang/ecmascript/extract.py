@@ -2,10 +2,10 @@
 javascript.py: one `js:` namespace, since each imports the other).
 
 One tree-sitter parse. Declarations, imports and exports are read from the top-level statements
-(and class/interface/enum/namespace bodies) here; CommonJS exports in _commonjs.py; uses in
-_jsuses.py, by searching the text for the names bound at module level and asking the tree what
+(and class/interface/enum/namespace bodies) here; CommonJS exports in commonjs.py; uses in
+uses.py, by searching the text for the names bound at module level and asking the tree what
 sits at each hit, so no Python code runs per node of the tree. Package and tsconfig facts come
-from _manifests.py (project()). Everything is file-local: `import {Client} from '@org/pkg'` gives
+from manifests.py (project()). Everything is file-local: `import {Client} from '@org/pkg'` gives
 the target `js:@org/pkg.Client`; resolve.py follows the package's entry alias
 (`js:@org/pkg` -> `js:@org/pkg/src/index`) and its re-exports to the definition.
 
@@ -18,13 +18,12 @@ import tree_sitter_javascript
 import tree_sitter_typescript
 from tree_sitter import Language
 
-from . import FileFacts
-from . import _manifests as mf
-from ._commonjs import CommonJS, assign_chain
-from ._jsnodes import CLASS_VALUES, FUNC_VALUES, WRAPPERS
-from ._jsuses import Uses
-from ._manifests import module_of, project  # noqa: F401  (the language interface)
-from .source import Positions, count_errors, first_paragraph, parser
+from .. import FileFacts
+from ..source import Positions, count_errors, first_paragraph, parser
+from . import manifests as mf
+from .commonjs import CommonJS, assign_chain
+from .nodes import CLASS_VALUES, FUNC_VALUES, WRAPPERS
+from .uses import Uses
 
 _PARSE = {
     "ts": parser(Language(tree_sitter_typescript.language_typescript())),

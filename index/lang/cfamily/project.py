@@ -1,13 +1,13 @@
 """What a C/C++ repo's build files say: include roots (`include/`, the repo root, CMake
 `include_directories`/`target_include_directories`, Makefile `-I` flags), pkg-config names, whether it
-is C++ only, and its decorator macros (index/lang/cmacros.py). Shared by c.py and cpp.py and computed
+is C++ only, and its decorator macros (macros.py). Shared by c.py and cpp.py and computed
 once per repo and process."""
 from __future__ import annotations
 
 import os
 import re
 
-from . import cmacros
+from . import macros
 
 SKIP_DIRS = {".git", "node_modules", ".venv", "venv", ".tox", "__pycache__", "build", "_build", "out"}
 HEADERS = (".h", ".hh", ".hpp", ".hxx", ".ipp", ".inl", ".h++", ".tcc")
@@ -93,9 +93,9 @@ def _project(root: str) -> dict:
         except OSError:
             continue
         budget -= len(data)
-        cmacros.scan_defines(data, bodies, identity)
+        macros.scan_defines(data, bodies, identity)
     return {"repo": repo, "include_roots": include_roots, "packages": packages,
-            "cpp_only": has_cpp and not has_c, "macros": cmacros.repo_decorators(bodies, identity)}
+            "cpp_only": has_cpp and not has_c, "macros": macros.repo_decorators(bodies, identity)}
 
 
 def _build_includes(root: str, build_file: str) -> set[str]:

@@ -27,9 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from debsrc import deb_repo  # noqa: E402
-from debsource import deb_source_repo  # noqa: E402
-from csource import deb_source_repo as c_source_repo  # noqa: E402
+from debsrc import deb_repo, deb_source_repo  # noqa: E402
 from npmsrc import npm_repo  # noqa: E402
 
 from crossnav.index import lang  # noqa: E402
@@ -93,15 +91,15 @@ CORPORA = {
         deb("ruby-rack", "usr/share/rubygems-integration/all/gems/rack-*", "rack"),
         deb("ruby-faraday", "usr/share/rubygems-integration/all/gems/faraday-*", "faraday"),
     ]),
-    # C: upstream tarballs of Debian source packages (tests/csource.py); libpng calls zlib
+    # C: upstream tarballs of Debian source packages (tests/debsrc.py); libpng calls zlib
     "c": ("C", [
-        lambda: c_source_repo("zlib", "zlib"),
-        lambda: c_source_repo("libpng1.6", "libpng"),
+        lambda: deb_source_repo("zlib", name="zlib"),
+        lambda: deb_source_repo("libpng1.6", name="libpng"),
     ]),
-    # C#: Debian ships no C# source in binary packages; these are source packages (tests/debsource.py)
+    # C#: Debian ships no C# source in binary packages; these are source packages (tests/debsrc.py)
     "csharp": ("C#", [
-        lambda: deb_source_repo("dbus-sharp", "dbus-sharp-0.*"),
-        lambda: deb_source_repo("dbus-sharp-glib", "dbus-sharp-glib-0.*"),
+        lambda: deb_source_repo("dbus-sharp", top="dbus-sharp-0.*"),
+        lambda: deb_source_repo("dbus-sharp-glib", top="dbus-sharp-glib-0.*"),
     ]),
 }
 

@@ -2,14 +2,10 @@
 (`npm pack NAME@VERSION`) unpacked into its own git repo, cached between runs."""
 from __future__ import annotations
 
-import shutil
 import subprocess
-import tarfile
-import tempfile
 from pathlib import Path
 
-from orgutil import init_repo
-from realcode import CACHE, DownloadFailed
+from realcode import CACHE, DownloadFailed, extract, one_folder, unpacked_repo
 
 
 def npm_tarball(name: str, version: str) -> Path:
@@ -32,22 +28,8 @@ def npm_tarball(name: str, version: str) -> Path:
 def npm_repo(name: str, version: str, repo_name: str | None = None, remote: str | None = None) -> Path:
     """A git repo holding the unpacked package (npm's `package/` folder), named `repo_name`
     (default: the package name without scope)."""
-    repo_name = repo_name or name.rsplit("/", 1)[-1]
-    base = CACHE / "npm-repos" / f"{name.lstrip('@').replace('/', '-')}-{version}"
-    dest = base / repo_name
-    marker = base / ".complete"
-    if marker.exists() and (dest / ".git").exists():
-        return dest
-    tgz = npm_tarball(name, version)
-    shutil.rmtree(base, ignore_errors=True)
-    base.mkdir(parents=True)
-    with tempfile.TemporaryDirectory(dir=base) as tmp:
-        with tarfile.open(tgz) as t:
-            t.extractall(tmp, filter="data")
-        top = [p for p in Path(tmp).iterdir() if p.is_dir()]
-        if len(top) != 1:
-            raise DownloadFailed(f"{name}@{version}: unexpected tarball layout")
-        shutil.copytree(top[0], dest, symlinks=True)
-    init_repo(dest, remote)
-    marker.touch()
-    return dest
+    def unpack(tmp: Path) -> Path:
+        extract(npm_tarball(name, version), tmp)
+        return one_folder(tmp, what=f"{name}@{version}")
+    return unpacked_repo(CACHE / "npm-repos" / f"{name.lstrip('@').replace('/', '-')}-{version}",
+                         repo_name or name.rsplit("/", 1)[-1], unpack, remote)

@@ -65,26 +65,46 @@ def sdist(name: str, version: str) -> Path:
 
 def repo(name: str, version: str) -> Path:
     """A git repo holding the unpacked sdist, folder named after the distribution (the repo name)."""
-    base = CACHE / "repos" / f"{name}-{version}"
+    def unpack(tmp: Path) -> Path:
+        extract(sdist(name, version), tmp)
+        return one_folder(tmp, what=f"{name} {version} sdist")
+    return unpacked_repo(CACHE / "repos" / f"{name}-{version}", name, unpack,
+                         f"https://github.com/example/{name}.git", message=f"{name} {version} sdist")
+
+
+def unpacked_repo(base: Path, name: str, unpack, remote: str | None = None, message: str = "initial import") -> Path:
+    """The git repo `base/name`, made once and then reused (the cache of every real-code helper):
+    `unpack(tmp)` puts the files in a temporary folder beside it and returns the folder that becomes
+    the repo. `base/.complete` marks a whole one; anything else there is thrown away and made again."""
     dest = base / name
     marker = base / ".complete"
     if marker.exists() and (dest / ".git").exists():
         return dest
-    archive = sdist(name, version)
     shutil.rmtree(base, ignore_errors=True)
     base.mkdir(parents=True)
     with tempfile.TemporaryDirectory(dir=base) as tmp:
-        if archive.name.endswith(".zip"):
-            with zipfile.ZipFile(archive) as z:
-                z.extractall(tmp)
-        else:
-            with tarfile.open(archive) as t:
-                t.extractall(tmp, filter="data")
-        (top,) = [p for p in Path(tmp).iterdir() if p.is_dir()]
-        shutil.move(str(top), dest)
-    init_repo(dest, f"https://github.com/example/{name}.git", message=f"{name} {version} sdist")
-    marker.write_text(version)
+        shutil.copytree(unpack(Path(tmp)), dest, symlinks=True)
+    init_repo(dest, remote, message)
+    marker.touch()
     return dest
+
+
+def extract(archive: Path, into: Path) -> None:
+    """Unpack a .zip or a tarball (no member outside `into`, no links out of it)."""
+    if archive.name.endswith(".zip"):
+        with zipfile.ZipFile(archive) as z:
+            z.extractall(into)
+    else:
+        with tarfile.open(archive) as t:
+            t.extractall(into, filter="data")
+
+
+def one_folder(root: Path, pattern: str = "*", what: str = "the download") -> Path:
+    """The one folder matching `pattern` (a glob, may name sub-folders) under `root`."""
+    found = [p for p in root.glob(pattern) if p.is_dir() and not p.is_symlink()]
+    if len(found) != 1:
+        raise DownloadFailed(f"{what}: {pattern!r} matched {len(found)} folders")
+    return found[0]
 
 
 def all_repos() -> dict[str, Path]:

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-from pathlib import Path
 
 import pytest
-import pytest_lsp
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 import coracle
-from orgutil import SERVE, SESSION_DIR, TESTS, find, index, init_repo, run_cli, to_client_units
+from langorg import client_fixture, definition, definition_at, hover, org_fixture, references, references_at, symbols, where
+from orgutil import SESSION_DIR, TESTS, run_cli
 from realcode import DownloadFailed
 
 from crossnav.index.lang import Unit, c, cpp
@@ -154,62 +152,8 @@ def test_project_include_roots_and_packages(tmp_path):
 # ---------------------------------------------------------------------------- the fixture org, end to end
 
 
-@pytest.fixture(scope="module")
-def c_org():
-    dest = SESSION_DIR / "c-src"
-    repos = {}
-    for name in sorted(p.name for p in C_ORG.iterdir()):
-        shutil.copytree(C_ORG / name, dest / name)
-        init_repo(dest / name, f"git@github.com:acme/{name}.git")
-        repos[name] = dest / name
-    result = index(C_ORG_DB, *repos.values())
-    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
-    return repos
-
-
-@pytest_lsp.fixture(
-    scope="module",
-    params=["neovim", "visual_studio_code"],
-    config=ClientServerConfig(server_command=[*SERVE, "--db", str(C_ORG_DB)]),
-)
-async def org_client(request, lsp_client: LanguageClient, c_org):
-    result = await lsp_client.initialize_session(types.InitializeParams(
-        capabilities=client_capabilities(request.param), root_uri=c_org["viewer"].as_uri()))
-    lsp_client.encoding = result.capabilities.position_encoding or "utf-16"
-    lsp_client.repos = c_org
-    yield
-    await lsp_client.shutdown_session()
-
-
-def _pos(client, repo, path, needle, sub=None, nth=0):
-    p = client.repos[repo] / path
-    line, col = find(p, needle, nth, sub)
-    text = p.read_text(encoding="utf-8").split("\n")[line]
-    return p.as_uri(), types.Position(line=line, character=to_client_units(text, col, client.encoding))
-
-
-def _locs(result):
-    if result is None:
-        return []
-    result = result if isinstance(result, (list, tuple)) else [result]
-    out = []
-    for r in result:
-        if isinstance(r, types.LocationLink):
-            out.append((r.target_uri, r.target_selection_range.start.line, r.target_selection_range.start.character))
-        else:
-            out.append((r.uri, r.range.start.line, r.range.start.character))
-    return out
-
-
-def _at(client, repo, path, needle, sub=None, nth=0):
-    uri, pos = _pos(client, repo, path, needle, sub, nth)
-    return uri, pos.line, pos.character
-
-
-async def _definition(client, repo, path, needle, sub=None, nth=0):
-    uri, pos = _pos(client, repo, path, needle, sub, nth)
-    return _locs(await client.text_document_definition_async(types.DefinitionParams(
-        text_document=types.TextDocumentIdentifier(uri=uri), position=pos)))
+lang_org = org_fixture("c-org", C_ORG_DB)
+org_client = client_fixture(C_ORG_DB, root="viewer")
 
 
 MAIN = ("payments-svc", "src/main.c")
@@ -250,9 +194,9 @@ DEFINITIONS = [
 @pytest.mark.parametrize("case", DEFINITIONS, ids=[f"{c[0][1]}:{c[2]}" for c in DEFINITIONS])
 async def test_org_definition(org_client, case):
     use_file, needle, sub, def_file, def_needle, def_sub = case
-    got = await _definition(org_client, *use_file, needle, sub)
+    got = await definition(org_client, *use_file, needle, sub)
     assert got, f"no definition for {sub}"
-    want = _at(org_client, *def_file, def_needle, def_sub)
+    want = where(org_client, *def_file, def_needle, def_sub)
     if def_sub == "#":
         want = (want[0], 0, 0)
     assert got[0] == want, got
@@ -261,53 +205,37 @@ async def test_org_definition(org_client, case):
 @ASYNC
 async def test_org_definition_is_the_body_not_the_prototype(org_client):
     """One location, so the editor jumps: the function's body, not its prototype in the header."""
-    got = await _definition(org_client, *MAIN, "acme_ring_pop(ring", "acme_ring_pop")
-    assert got == [_at(org_client, *RING_C, "acme_ring_pop(acme", "acme_ring_pop")]
+    got = await definition(org_client, *MAIN, "acme_ring_pop(ring", "acme_ring_pop")
+    assert got == [where(org_client, *RING_C, "acme_ring_pop(acme", "acme_ring_pop")]
 
 
 @ASYNC
 async def test_org_references_across_repos(org_client):
-    uri, pos = _pos(org_client, *RING_C, "acme_ring_push(acme", "acme_ring_push")
-    got = set(_locs(await org_client.text_document_references_async(types.ReferenceParams(
-        text_document=types.TextDocumentIdentifier(uri=uri), position=pos,
-        context=types.ReferenceContext(include_declaration=False)))))
-    assert got == {_at(org_client, *QUEUE, "acme_ring_push(q", "acme_ring_push"),
-                   _at(org_client, *RENDER, "acme_ring_push(ring", "acme_ring_push")}
+    got = set(await references(org_client, *RING_C, "acme_ring_push(acme", "acme_ring_push", include_declaration=False))
+    assert got == {where(org_client, *QUEUE, "acme_ring_push(q", "acme_ring_push"),
+                   where(org_client, *RENDER, "acme_ring_push(ring", "acme_ring_push")}
     # a C++ method: from its use in another repo, every use (and not the unrelated geo-cpp `area` text)
-    uri, pos = _pos(org_client, *RENDER, "c.area()", "area")
-    got = set(_locs(await org_client.text_document_references_async(types.ReferenceParams(
-        text_document=types.TextDocumentIdentifier(uri=uri), position=pos,
-        context=types.ReferenceContext(include_declaration=False)))))
-    assert _at(org_client, *RENDER, "c.area()", "area") in got
-
-
-def _hover_text(h):
-    assert h is not None, "no hover"
-    cts = h.contents
-    return cts.value if isinstance(cts, types.MarkupContent) else str(cts)
+    got = set(await references(org_client, *RENDER, "c.area()", "area", include_declaration=False))
+    assert where(org_client, *RENDER, "c.area()", "area") in got
 
 
 @ASYNC
 async def test_org_hover_signature_doc_owner(org_client):
-    uri, pos = _pos(org_client, *MAIN, "acme_ring_new(ACME", "acme_ring_new")
-    text = _hover_text(await org_client.text_document_hover_async(types.HoverParams(
-        text_document=types.TextDocumentIdentifier(uri=uri), position=pos)))
+    text = await hover(org_client, *MAIN, "acme_ring_new(ACME", "acme_ring_new")
     assert "```c\nacme_ring_t * acme_ring_new(size_t cap)\n```" in text, text
     assert "@acme/platform" in text and "CODEOWNERS" in text
-    uri, pos = _pos(org_client, *RENDER, "g::Circle c(", "Circle")
-    text = _hover_text(await org_client.text_document_hover_async(types.HoverParams(
-        text_document=types.TextDocumentIdentifier(uri=uri), position=pos)))
+    text = await hover(org_client, *RENDER, "g::Circle c(", "Circle")
     assert "class Circle : public Shape" in text and "A circle around the origin." in text and "@acme/maps" in text
 
 
 @ASYNC
 async def test_org_workspace_symbol(org_client):
-    result = await org_client.workspace_symbol_async(types.WorkspaceSymbolParams(query="acme_ring_push"))
+    result = await symbols(org_client, "acme_ring_push")
     assert result
     # one result per qualname and repo: the definition with a body, not the prototype
     top = [(s.name, s.kind, s.location.uri, s.location.range.start.line) for s in result]
-    assert top == [("acme_ring_push", types.SymbolKind.Function, *_at(org_client, *RING_C, "acme_ring_push(acme", "acme_ring_push")[:2])]
-    result = await org_client.workspace_symbol_async(types.WorkspaceSymbolParams(query="Circle lang:cpp kind:class"))
+    assert top == [("acme_ring_push", types.SymbolKind.Function, *where(org_client, *RING_C, "acme_ring_push(acme", "acme_ring_push")[:2])]
+    result = await symbols(org_client, "Circle lang:cpp kind:class")
     assert [(s.name, s.kind) for s in result] == [("Circle", types.SymbolKind.Class)]
 
 
@@ -316,9 +244,9 @@ async def test_org_workspace_symbol(org_client):
 
 @pytest.fixture(scope="module")
 def real_c():
-    from csource import deb_source_repo
+    from debsrc import deb_source_repo
     try:
-        repos = {"zlib": deb_source_repo("zlib", "zlib"), "libpng": deb_source_repo("libpng1.6", "libpng")}
+        repos = {"zlib": deb_source_repo("zlib", name="zlib"), "libpng": deb_source_repo("libpng1.6", name="libpng")}
     except DownloadFailed as e:
         pytest.skip(f"Debian source packages unavailable: {e}")
     r = run_cli("index", "--db", C_REAL_DB, *repos.values(), timeout=600)
@@ -326,13 +254,7 @@ def real_c():
     return repos
 
 
-@pytest_lsp.fixture(scope="module", config=ClientServerConfig(server_command=[*SERVE, "--db", str(C_REAL_DB)]))
-async def real_client(lsp_client: LanguageClient, real_c):
-    result = await lsp_client.initialize_session(types.InitializeParams(
-        capabilities=client_capabilities("neovim"), root_uri=real_c["libpng"].as_uri()))
-    lsp_client.encoding = result.capabilities.position_encoding or "utf-16"
-    yield
-    await lsp_client.shutdown_session()
+real_client = client_fixture(C_REAL_DB, root="libpng", org="real_c", presets="neovim")
 
 
 def _zlib_uses(real_c):
@@ -358,11 +280,7 @@ async def test_real_cross_repo_definitions(real_client, real_c):
     assert len(uses) >= 150 and len({u.name for u in uses}) >= 30
     good, misses = 0, []
     for u in uses:
-        path = real_c["libpng"] / u.path
-        text = path.read_text(encoding="utf-8", errors="replace").split("\n")[u.line]
-        res = _locs(await real_client.text_document_definition_async(types.DefinitionParams(
-            text_document=types.TextDocumentIdentifier(uri=path.as_uri()),
-            position=types.Position(line=u.line, character=to_client_units(text, u.col, real_client.encoding)))))
+        res = await definition_at(real_client, real_c["libpng"] / u.path, u.line, u.col)
         expected = {((real_c["zlib"] / p).as_uri(), ln) for p, ln in z.expected(u.name)}
         if res and (res[0][0], res[0][1]) in expected:
             good += 1
@@ -382,9 +300,7 @@ async def test_real_references_reach_other_repo(real_client, real_c):
         (path, line), = sorted(z.expected(name))[:1]
         p = real_c["zlib"] / path
         col = p.read_text(encoding="utf-8").split("\n")[line].index(name)
-        got = set(_locs(await real_client.text_document_references_async(types.ReferenceParams(
-            text_document=types.TextDocumentIdentifier(uri=p.as_uri()), position=types.Position(line=line, character=col),
-            context=types.ReferenceContext(include_declaration=False)))))
+        got = set(await references_at(real_client, p, line, col))
         want = {((real_c["libpng"] / u.path).as_uri(), u.line, u.col) for u in uses if u.name == name}
         assert want, name
         missing = want - got

@@ -8,17 +8,16 @@ import time
 from pathlib import Path
 
 import pytest
-import pytest_lsp
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient
+from pytest_lsp import LanguageClient
 
 from crossnav.index.lang import Unit, csharp
-from langorg_csrb import build_lang_org, definition, definition_at, hover, locs, references, start, symbols, where
-from orgutil import SERVE, SESSION_DIR, find, to_client_units
+from langorg import at, client_fixture, definition, definition_at, file, hover, org_fixture, references, references_at, symbols, where
+from orgutil import SESSION_DIR, find
+from realcode import DownloadFailed
 
 CS_DB = SESSION_DIR / "csharp-org.db"
 REAL_DB = SESSION_DIR / "csharp-real.db"
-LANG = "csharp"
 
 HTTP = ("acme-http", "src/Acme.Http/HttpClient.cs")
 RETRY = ("acme-http", "src/Acme.Http/Retry/RetryPolicy.cs")
@@ -104,17 +103,8 @@ def test_project_reads_csproj_and_module_guess(tmp_path):
 # ---------------------------------------------------------------------------- the fixture org, end to end
 
 
-@pytest.fixture(scope="module")
-def cs_org():
-    return build_lang_org("csharp-org", SESSION_DIR / "csharp-org", CS_DB)
-
-
-@pytest_lsp.fixture(scope="module", params=["neovim", "visual_studio_code"],
-                    config=ClientServerConfig(server_command=[*SERVE, "--db", str(CS_DB)]))
-async def client(request, lsp_client: LanguageClient, cs_org):
-    await start(lsp_client, request.param, cs_org)
-    yield
-    await lsp_client.shutdown_session()
+lang_org = org_fixture("csharp-org", CS_DB)
+client = client_fixture(CS_DB)
 
 
 aio = pytest.mark.asyncio(loop_scope="module")
@@ -143,24 +133,24 @@ DEFINITIONS = [
 @pytest.mark.parametrize("case", DEFINITIONS, ids=[c[0] for c in DEFINITIONS])
 async def test_definition(client: LanguageClient, case):
     _, use, needle, sub, target, tneedle, tsub = case
-    got = locs(await definition(client, LANG, *use, needle, sub))
+    got = sorted(await definition(client, *use, needle, sub))
     assert got == [where(client, *target, tneedle, tsub)]
 
 
 @aio
 async def test_references_span_repos(client: LanguageClient):
     decl = where(client, *HTTP, "public Response Send", "Send")
-    got = locs(await references(client, LANG, *HTTP, "public Response Send", "Send"))
+    got = sorted(await references(client, *HTTP, "public Response Send", "Send"))
     assert got == sorted([decl, where(client, *CHARGER, "_client.Send(new Request(\"/charge", "Send"),
                           where(client, *CHARGER, "_client.Send(new Request(\"/retry", "Send")])
     # the same answer from a use in the other repo
-    from_use = locs(await references(client, LANG, *CHARGER, "_client.Send(new Request(\"/retry", "Send"))
+    from_use = sorted(await references(client, *CHARGER, "_client.Send(new Request(\"/retry", "Send"))
     assert from_use == got
 
 
 @aio
 async def test_references_of_a_type_include_alias_uses(client: LanguageClient):
-    got = locs(await references(client, LANG, *RETRY, "public class RetryPolicy", "RetryPolicy", include_declaration=False))
+    got = sorted(await references(client, *RETRY, "public class RetryPolicy", "RetryPolicy", include_declaration=False))
     want = [where(client, *CHARGER, "Policy.Default()", "Policy"), where(client, *CHARGER, "new Policy {", "Policy"),
             where(client, *CHARGER, "Retry.RetryPolicy;", "RetryPolicy"),       # the using alias's target
             where(client, *REFUNDS, "= RetryPolicy.Default()", "RetryPolicy"),
@@ -173,29 +163,29 @@ async def test_references_of_a_type_include_alias_uses(client: LanguageClient):
 
 @aio
 async def test_hover_shows_signature_doc_and_owner(client: LanguageClient):
-    text = await hover(client, LANG, *CHARGER, "class Charger : HttpClient", "HttpClient")
+    text = await hover(client, *CHARGER, "class Charger : HttpClient", "HttpClient")
     assert "```csharp\npublic class HttpClient : IDisposable\n```" in text
     assert "Sends requests to Acme services, retrying with a RetryPolicy." in text
     assert "@acme/platform" in text and "acme-http" in text
-    line = find(client.org.path(*HTTP), "public class HttpClient")[0] + 1
+    line = find(file(client, *HTTP), "public class HttpClient")[0] + 1
     assert f"src/Acme.Http/HttpClient.cs:{line}" in text
-    text = await hover(client, LANG, *CHARGER, "Policy.Default()", "Default")
+    text = await hover(client, *CHARGER, "Policy.Default()", "Default")
     assert "public static RetryPolicy Default()" in text and "@acme/resilience" in text
 
 
 @aio
 async def test_workspace_symbol(client: LanguageClient):
-    got = await symbols(client, "RetryPolicy")
+    got = [(s.name, s.location.uri, s.location.range.start.line) for s in await symbols(client, "RetryPolicy")]
     uri, line, _ = where(client, *RETRY, "public class RetryPolicy", "RetryPolicy")
     assert got[0] == ("RetryPolicy", uri, line)
     assert ("IRetryPolicy", uri, where(client, *RETRY, "public interface IRetryPolicy")[1]) in got
-    kinds = await client.workspace_symbol_async(types.WorkspaceSymbolParams(query="lang:csharp kind:method Send"))
+    kinds = await symbols(client, "lang:csharp kind:method Send")
     assert [(s.name, s.kind) for s in kinds] == [("Send", types.SymbolKind.Method)]
 
 
 # ---------------------------------------------------------------------------- real code: dbus-sharp(-glib)
 # Debian ships no C# source in binary packages and NuGet is unreachable: these are the Debian *source*
-# packages (orig tarballs, unmodified), fetched with `apt-get source` (tests/debsource.py).
+# packages (orig tarballs, unmodified), fetched with `apt-get source` (tests/debsrc.py).
 
 _TYPE_DECL = re.compile(r"\b(?:class|struct|interface|enum)\s+([A-Z]\w*)|\bdelegate\s+[\w<>\[\],. ]+?\s+([A-Z]\w*)\s*[<(]")
 _NAMESPACE = re.compile(r"^\s*namespace\s+([\w.]+)", re.M)
@@ -322,24 +312,19 @@ def oracle_uses(repo: Path, types_: dict) -> list:
 
 @pytest.fixture(scope="module")
 def real_org():
-    from debsource import FetchFailed, deb_source_repo
+    from debsrc import deb_source_repo
     from orgutil import index
     try:
-        repos = {"dbus-sharp": deb_source_repo("dbus-sharp", "dbus-sharp-0.*"),
-                 "dbus-sharp-glib": deb_source_repo("dbus-sharp-glib", "dbus-sharp-glib-0.*")}
-    except FetchFailed as e:
+        repos = {"dbus-sharp": deb_source_repo("dbus-sharp", top="dbus-sharp-0.*"),
+                 "dbus-sharp-glib": deb_source_repo("dbus-sharp-glib", top="dbus-sharp-glib-0.*")}
+    except DownloadFailed as e:
         pytest.skip(f"Debian source packages unavailable: {e}")
     result = index(REAL_DB, *repos.values())
     assert result.returncode == 0, result.stderr
     return repos
 
 
-@pytest_lsp.fixture(scope="module", config=ClientServerConfig(server_command=[*SERVE, "--db", str(REAL_DB)]))
-async def real_client(lsp_client: LanguageClient, real_org):
-    from orgutil import Org
-    await start(lsp_client, "visual_studio_code", Org(root=SESSION_DIR, db=REAL_DB, repos=real_org, result=None))
-    yield
-    await lsp_client.shutdown_session()
+real_client = client_fixture(REAL_DB, org="real_org", presets="visual_studio_code")
 
 
 @aio
@@ -354,10 +339,8 @@ async def test_real_cross_repo_definitions(real_client: LanguageClient, real_org
         assert len(uses) >= 20, uses
         hits, misses = 0, []
         for path, line, col, qual in uses:
-            text = (user / path).read_text(encoding="utf-8").split("\n")[line]
-            got = await definition_at(real_client, (user / path).as_uri(), line, to_client_units(text, col, real_client.encoding))
-            want = {((lib / p).as_uri(), ln, to_client_units((lib / p).read_text(encoding="utf-8").split("\n")[ln], c,
-                                                              real_client.encoding)) for p, ln, c in expected[qual]}
+            got = await definition_at(real_client, user / path, line, col)
+            want = {at(real_client, lib / p, ln, c) for p, ln, c in expected[qual]}
             if got and set(got) <= want:
                 hits += 1
             else:
@@ -372,12 +355,8 @@ async def test_real_cross_repo_definitions(real_client: LanguageClient, real_org
 async def test_real_references_reach_the_other_repo(real_client: LanguageClient, real_org):
     lib, user = real_org["dbus-sharp"], real_org["dbus-sharp-glib"]
     (path, line, col), = oracle_types(lib)["DBus.Connection"]
-    text = (lib / path).read_text(encoding="utf-8").split("\n")[line]
-    res = await real_client.text_document_references_async(types.ReferenceParams(
-        text_document=types.TextDocumentIdentifier(uri=(lib / path).as_uri()),
-        position=types.Position(line=line, character=to_client_units(text, col, real_client.encoding)),
-        context=types.ReferenceContext(include_declaration=False)))
-    in_user = [loc for loc in locs(res) if loc[0].startswith(user.as_uri() + "/")]
+    res = await references_at(real_client, lib / path, line, col)
+    in_user = [loc for loc in res if loc[0].startswith(user.as_uri() + "/")]
     glib = (user / "src/GLib.cs").as_uri()
     want_line = find(user / "src/GLib.cs", "public static void Init (Connection conn)")[0]
     assert (glib, want_line) in {(u, ln) for u, ln, _ in in_user}, in_user

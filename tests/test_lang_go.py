@@ -8,16 +8,13 @@ over the sources, independent of crossnav)."""
 from __future__ import annotations
 
 import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
-import pytest_lsp
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 import gooracle
-from orgutil import SERVE, SESSION_DIR, TESTS, find, git, index, init_repo, run_cli, to_client_units
+from langorg import client_fixture, definition, definition_at, hover, org_fixture, references, references_at, symbols, where
+from orgutil import SESSION_DIR, TESTS, find, git, init_repo, run_cli
 from realcode import DownloadFailed
 
 from crossnav.index.lang import Unit, go
@@ -187,67 +184,13 @@ def test_extract_external_test_package_and_positions():
 # ---------------------------------------------------------------------------- the fixture org, end to end
 
 
-@pytest.fixture(scope="module")
-def go_org():
-    dest = SESSION_DIR / "go-src"
-    repos = {}
-    for name in sorted(p.name for p in GO_ORG.iterdir()):
-        shutil.copytree(GO_ORG / name, dest / name)
-        init_repo(dest / name, REMOTES.get(name))
-        repos[name] = dest / name
-    result = index(GO_ORG_DB, *repos.values())
-    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
-    return repos
-
-
-@pytest_lsp.fixture(
-    scope="module",
-    params=["neovim", "visual_studio_code"],
-    config=ClientServerConfig(server_command=[*SERVE, "--db", str(GO_ORG_DB)]),
-)
-async def org_client(request, lsp_client: LanguageClient, go_org):
-    result = await lsp_client.initialize_session(types.InitializeParams(
-        capabilities=client_capabilities(request.param), root_uri=go_org["payments-go"].as_uri()))
-    lsp_client.encoding = result.capabilities.position_encoding or "utf-16"
-    lsp_client.repos = go_org
-    yield
-    await lsp_client.shutdown_session()
+lang_org = org_fixture("go-org", GO_ORG_DB, remotes=REMOTES.get)
+org_client = client_fixture(GO_ORG_DB, root="payments-go")
 
 
 SERVICE = ("payments-go", "service/service.go")
 LOG = ("platform-go", "log/log.go")
 CONFIG = ("platform-go", "config/config.go")
-
-
-def _pos(client, repo, path, needle, sub=None, nth=0):
-    p = client.repos[repo] / path
-    line, col = find(p, needle, nth, sub)
-    text = p.read_text(encoding="utf-8").split("\n")[line]
-    return p.as_uri(), types.Position(line=line, character=to_client_units(text, col, client.encoding))
-
-
-def _locs(result):
-    if result is None:
-        return []
-    result = result if isinstance(result, (list, tuple)) else [result]
-    out = []
-    for r in result:
-        if isinstance(r, types.LocationLink):
-            out.append((r.target_uri, r.target_selection_range.start.line, r.target_selection_range.start.character))
-        else:
-            out.append((r.uri, r.range.start.line, r.range.start.character))
-    return out
-
-
-async def _definition(client, repo, path, needle, sub=None, nth=0):
-    uri, pos = _pos(client, repo, path, needle, sub, nth)
-    return _locs(await client.text_document_definition_async(types.DefinitionParams(
-        text_document=types.TextDocumentIdentifier(uri=uri), position=pos)))
-
-
-def _at(client, repo, path, needle, sub=None, nth=0):
-    uri, pos = _pos(client, repo, path, needle, sub, nth)
-    return uri, pos.line, pos.character
 
 
 DEFINITIONS = [
@@ -277,60 +220,46 @@ DEFINITIONS = [
 @ASYNC
 @pytest.mark.parametrize("use,want", DEFINITIONS, ids=[f"{u[0]}:{u[1]}" for u, _ in DEFINITIONS])
 async def test_org_definition(org_client, use, want):
-    got = await _definition(org_client, *SERVICE, *use)
+    got = await definition(org_client, *SERVICE, *use)
     assert got, f"no definition for {use}"
-    assert got[0] == _at(org_client, *want), got
+    assert got[0] == where(org_client, *want), got
 
 
 @ASYNC
 async def test_org_definition_is_the_providing_repo_not_a_vendored_copy(org_client):
     """One location, so the editor jumps: the repo that provides the module, not the copy vendored beside the caller."""
-    got = await _definition(org_client, *SERVICE, "plog.New(\"svc\")", "New")
-    assert got == [_at(org_client, "platform-go", "log/log.go", "func New(", "New")]
+    got = await definition(org_client, *SERVICE, "plog.New(\"svc\")", "New")
+    assert got == [where(org_client, "platform-go", "log/log.go", "func New(", "New")]
 
 
 @ASYNC
 async def test_org_definition_in_go_work_module(org_client):
-    got = await _definition(org_client, "tools-go", "cli/main.go", "lib.Greet", "Greet")
-    assert got == [_at(org_client, "tools-go", "lib/lib.go", "func Greet", "Greet")]
+    got = await definition(org_client, "tools-go", "cli/main.go", "lib.Greet", "Greet")
+    assert got == [where(org_client, "tools-go", "lib/lib.go", "func Greet", "Greet")]
 
 
 @ASYNC
 async def test_org_references_across_repos(org_client):
-    uri, pos = _pos(org_client, *LOG, "func (l *Logger) Info", "Info")
-    got = set(_locs(await org_client.text_document_references_async(types.ReferenceParams(
-        text_document=types.TextDocumentIdentifier(uri=uri), position=pos,
-        context=types.ReferenceContext(include_declaration=False)))))
-    want = {_at(org_client, *SERVICE, n, "Info") for n in
+    got = set(await references(org_client, *LOG, "func (l *Logger) Info", "Info", include_declaration=False))
+    want = {where(org_client, *SERVICE, n, "Info") for n in
             ("s.Info(\"start\")", "l.Info(\"running\")", "plog.Default.Info", "old.Info(\"alias\")")}
-    want.add(_at(org_client, *CONFIG, "c.Logger.Info", "Info"))
+    want.add(where(org_client, *CONFIG, "c.Logger.Info", "Info"))
     assert got == want
 
 
 @ASYNC
 async def test_org_references_of_a_function_from_a_use(org_client):
-    uri, pos = _pos(org_client, *SERVICE, "plog.New(\"run\")", "New")
-    got = set(_locs(await org_client.text_document_references_async(types.ReferenceParams(
-        text_document=types.TextDocumentIdentifier(uri=uri), position=pos,
-        context=types.ReferenceContext(include_declaration=True)))))
-    want = {_at(org_client, *SERVICE, n, "New") for n in ("plog.New(\"svc\")", "plog.New(\"run\")", "legacy.New(\"old\")")}
-    want |= {_at(org_client, *CONFIG, "log.New(path)", "New"), _at(org_client, *LOG, "func New(", "New"),
-             _at(org_client, *LOG, "var Default = New(", "New")}
+    got = set(await references(org_client, *SERVICE, "plog.New(\"run\")", "New"))
+    want = {where(org_client, *SERVICE, n, "New") for n in ("plog.New(\"svc\")", "plog.New(\"run\")", "legacy.New(\"old\")")}
+    want |= {where(org_client, *CONFIG, "log.New(path)", "New"), where(org_client, *LOG, "func New(", "New"),
+             where(org_client, *LOG, "var Default = New(", "New")}
     assert want <= got
-    assert got - want <= {_at(org_client, "payments-go", "vendor/github.com/acme/platform-go/log/log.go", "func New(", "New")}
-
-
-def _hover_text(h):
-    assert h is not None, "no hover"
-    c = h.contents
-    return c.value if isinstance(c, types.MarkupContent) else str(c)
+    assert got - want <= {where(org_client, "payments-go", "vendor/github.com/acme/platform-go/log/log.go", "func New(", "New")}
 
 
 @ASYNC
 async def test_org_hover_signature_doc_owner(org_client):
-    uri, pos = _pos(org_client, *SERVICE, "plog.New(\"run\")", "New")
-    text = _hover_text(await org_client.text_document_hover_async(types.HoverParams(
-        text_document=types.TextDocumentIdentifier(uri=uri), position=pos)))
+    text = await hover(org_client, *SERVICE, "plog.New(\"run\")", "New")
     assert "```go\nfunc New(prefix string) *Logger\n```" in text
     assert "New returns a Logger that prefixes every line." in text and "may be empty" not in text
     assert "@acme/observability" in text and "@acme/platform-team" not in text   # /log/ rule wins
@@ -341,23 +270,21 @@ async def test_org_hover_signature_doc_owner(org_client):
 
 @ASYNC
 async def test_org_hover_struct_field(org_client):
-    uri, pos = _pos(org_client, *SERVICE, "Retries: 3", "Retries")
-    text = _hover_text(await org_client.text_document_hover_async(types.HoverParams(
-        text_document=types.TextDocumentIdentifier(uri=uri), position=pos)))
+    text = await hover(org_client, *SERVICE, "Retries: 3", "Retries")
     assert "```go\nRetries int\n```" in text and "@acme/platform-team" in text
 
 
 @ASYNC
 async def test_org_workspace_symbol(org_client):
-    result = await org_client.workspace_symbol_async(types.WorkspaceSymbolParams(query="Logger"))
+    result = await symbols(org_client, "Logger")
     assert result, "no symbols"
     # the exact name first: the platform's struct and the vendored copy in payments-go (same qualname, so
     # they tie on usage and are ordered by repo name)
     top = {(s.name, s.kind, s.location.uri, s.location.range.start.line, s.location.range.start.character) for s in result[:2]}
-    assert top == {("Logger", types.SymbolKind.Struct, *_at(org_client, *LOG, "type Logger struct", "Logger")),
+    assert top == {("Logger", types.SymbolKind.Struct, *where(org_client, *LOG, "type Logger struct", "Logger")),
                    ("Logger", types.SymbolKind.Struct,
-                    *_at(org_client, "payments-go", "vendor/github.com/acme/platform-go/log/log.go", "type Logger struct", "Logger"))}
-    result = await org_client.workspace_symbol_async(types.WorkspaceSymbolParams(query="Sink lang:go kind:interface"))
+                    *where(org_client, "payments-go", "vendor/github.com/acme/platform-go/log/log.go", "type Logger struct", "Logger"))}
+    result = await symbols(org_client, "Sink lang:go kind:interface")
     assert [(s.name, s.kind) for s in result] == [("Sink", types.SymbolKind.Interface)]
 
 
@@ -403,16 +330,7 @@ def _targets(repos):
     return {n: (p if (p / "go.mod").exists() else (p, REAL[n][1])) for n, p in repos.items()}
 
 
-@pytest_lsp.fixture(
-    scope="module",
-    config=ClientServerConfig(server_command=[*SERVE, "--db", str(GO_REAL_DB)]),
-)
-async def real_client(lsp_client: LanguageClient, real_go):
-    result = await lsp_client.initialize_session(types.InitializeParams(
-        capabilities=client_capabilities("neovim"), root_uri=real_go["viper"].as_uri()))
-    lsp_client.encoding = result.capabilities.position_encoding or "utf-16"
-    yield
-    await lsp_client.shutdown_session()
+real_client = client_fixture(GO_REAL_DB, root="viper", org="real_go", presets="neovim")
 
 
 def test_real_packages_rows(real_go):
@@ -429,11 +347,7 @@ async def _check(client, repos, uses, label):
     """Ask the server for the definition at every use; compare with the oracle's lines."""
     good, misses, cross = 0, [], 0
     for u in uses:
-        path = repos[u.repo] / u.path
-        text = path.read_text(encoding="utf-8").split("\n")[u.line]
-        res = _locs(await client.text_document_definition_async(types.DefinitionParams(
-            text_document=types.TextDocumentIdentifier(uri=path.as_uri()),
-            position=types.Position(line=u.line, character=to_client_units(text, u.col, client.encoding)))))
+        res = await definition_at(client, repos[u.repo] / u.path, u.line, u.col)
         expected = {(repos[r] / p).as_uri() + f":{ln}" for r, p, ln in u.expected}
         got = [f"{uri}:{line}" for uri, line, _ in res]
         if got and got[0] in expected and set(got) <= expected:
@@ -479,9 +393,7 @@ async def test_real_references_reach_other_repos(real_client, real_go):
                                       ("go-spew", "spew/config.go", "type ConfigState struct", ("testify",))):
         p = real_go[repo] / path
         line, col = find(p, needle, sub=needle.split()[1])
-        got = set(_locs(await real_client.text_document_references_async(types.ReferenceParams(
-            text_document=types.TextDocumentIdentifier(uri=p.as_uri()), position=types.Position(line=line, character=col),
-            context=types.ReferenceContext(include_declaration=False)))))
+        got = set(await references_at(real_client, p, line, col))
         name = needle.split()[1]
         want = {((real_go[u.repo] / u.path).as_uri(), u.line, u.col)
                 for u in gooracle.package_uses({n: real_go[n] for n in users}, _targets(real_go))

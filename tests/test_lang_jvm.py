@@ -8,17 +8,17 @@
 """
 from __future__ import annotations
 
-import shutil
 import sqlite3
 from pathlib import Path
 
 import pytest
-import pytest_lsp
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+from pytest_lsp import LanguageClient
 
 import jvmsrc
-from orgutil import SERVE, SESSION_DIR, TESTS, find, init_repo, run_cli, to_client_units
+from langorg import (client_fixture, definition, definition_at, hover, open_doc, org_fixture, references,
+                     references_at, symbols, where)
+from orgutil import SESSION_DIR, TESTS, find, run_cli
 from realcode import DownloadFailed
 
 from crossnav.index.lang import Unit, java, kotlin
@@ -45,23 +45,8 @@ ROW = ("reports", "src/main/java/com/acme/reports/ReportRow.java")
 # ---------------------------------------------------------------------------- the fixture org
 
 
-@pytest.fixture(scope="module")
-def jorg() -> dict[str, Path]:
-    """The fixture org as git repos, indexed by `crossnav index` into JVM_DB."""
-    dest = SESSION_DIR / "jvm-src"
-    shutil.rmtree(dest, ignore_errors=True)
-    repos = {}
-    for name in sorted(REMOTES):
-        shutil.copytree(JVM_ORG / name, dest / name)
-        init_repo(dest / name, REMOTES[name])
-        repos[name] = dest / name
-    r = run_cli("index", "--db", JVM_DB, *repos.values())
-    assert r.returncode == 0, f"{r.stdout}\n{r.stderr}"
-    return repos
-
-
-def path_of(repos, where) -> Path:
-    return repos[where[0]] / where[1]
+lang_org = org_fixture("jvm-org", JVM_DB, remotes=REMOTES.get)
+client = client_fixture(JVM_DB, root="reports")
 
 
 def test_project_reads_maven_and_gradle():
@@ -132,7 +117,7 @@ def test_kotlin_definitions_and_companion_base():
                                                     ("jvm:p.A.<init>", "A", "constructor")}
 
 
-def test_index_rows(jorg):
+def test_index_rows(lang_org):
     c = sqlite3.connect(f"file:{JVM_DB}?mode=ro", uri=True)
     try:
         langs = dict(c.execute("SELECT path, language FROM files WHERE path LIKE '%Checkout.kt' OR path LIKE '%Invoice.java'"))
@@ -143,46 +128,6 @@ def test_index_rows(jorg):
                         ("reports", "jvm:com.acme.reports", "src/main/java", "build.gradle")}
     finally:
         c.close()
-
-
-@pytest_lsp.fixture(
-    scope="module",
-    params=["neovim", "visual_studio_code"],
-    config=ClientServerConfig(server_command=[*SERVE, "--db", str(JVM_DB)]),
-)
-async def client(request, lsp_client: LanguageClient, jorg):
-    result = await lsp_client.initialize_session(types.InitializeParams(
-        capabilities=client_capabilities(request.param), root_uri=jorg["reports"].as_uri()))
-    lsp_client.encoding = result.capabilities.position_encoding or "utf-16"
-    lsp_client.repos = jorg
-    lsp_client.opened = set()
-    yield
-    await lsp_client.shutdown_session()
-
-
-def open_doc(client, where) -> str:
-    p = path_of(client.repos, where)
-    uri = p.as_uri()
-    if uri not in client.opened:
-        client.opened.add(uri)
-        client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
-            uri=uri, language_id="kotlin" if p.suffix == ".kt" else "java", version=1, text=p.read_text())))
-    return uri
-
-
-def at(client, where, needle, sub=None, nth=0):
-    """(uri, line, character in the client's units) of `sub` in the nth `needle` of a fixture file."""
-    p = path_of(client.repos, where)
-    line, col = find(p, needle, nth, sub)
-    return p.as_uri(), line, to_client_units(p.read_text().split("\n")[line], col, client.encoding)
-
-
-def locs(result):
-    """Locations in the server's order (its best answer first)."""
-    if result is None:
-        return []
-    result = result if isinstance(result, (list, tuple)) else [result]
-    return [(r.uri, r.range.start.line, r.range.start.character) for r in result]
 
 
 # (id, use (repo, path), needle, sub, definition (repo, path), needle, sub)
@@ -217,33 +162,20 @@ DEFINITIONS = [
 @pytest.mark.parametrize("case", DEFINITIONS, ids=[c[0] for c in DEFINITIONS])
 async def test_definition(client: LanguageClient, case):
     _, use, needle, sub, target, tneedle, tsub = case
-    uri, line, ch = at(client, use, needle, sub)
-    open_doc(client, use)
-    result = await client.text_document_definition_async(types.DefinitionParams(
-        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=line, character=ch)))
-    assert locs(result)[:1] == [at(client, target, tneedle, tsub)]
+    assert (await definition(client, *use, needle, sub))[:1] == [where(client, *target, tneedle, tsub)]
 
 
 @ASYNC
 async def test_references_cross_repo_and_language(client: LanguageClient):
-    uri, line, ch = at(client, CORE, "public Money total()", "total")
-    open_doc(client, CORE)
-    result = await client.text_document_references_async(types.ReferenceParams(
-        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=line, character=ch),
-        context=types.ReferenceContext(include_declaration=True)))
-    got = set(locs(result))
-    for where, needle in ((CHECKOUT, "invoice.total()"), (REPORT, "invoice.total().cents()"), (CORE, ": total();")):
-        assert at(client, where, needle, "total") in got, needle
-    assert at(client, CORE, "public Money total()", "total") in got
+    got = set(await references(client, *CORE, "public Money total()", "total"))
+    for file, needle in ((CHECKOUT, "invoice.total()"), (REPORT, "invoice.total().cents()"), (CORE, ": total();")):
+        assert where(client, *file, needle, "total") in got, needle
+    assert where(client, *CORE, "public Money total()", "total") in got
 
 
 @ASYNC
 async def test_hover_java_class_from_kotlin(client: LanguageClient):
-    uri, line, ch = at(client, CHECKOUT, "Invoice.of(customer, Money(250", "Invoice")
-    open_doc(client, CHECKOUT)
-    h = await client.text_document_hover_async(types.HoverParams(
-        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=line, character=ch)))
-    text = h.contents.value if isinstance(h.contents, types.MarkupContent) else str(h.contents)
+    text = await hover(client, *CHECKOUT, "Invoice.of(customer, Money(250", "Invoice")
     assert "```java\npublic class Invoice extends Document implements Payable" in text
     assert "An invoice: lines of money owed by one customer." in text
     assert "@acme/billing-team" in text and "CODEOWNERS" in text
@@ -252,23 +184,19 @@ async def test_hover_java_class_from_kotlin(client: LanguageClient):
 
 @ASYNC
 async def test_hover_kotlin_companion_from_java(client: LanguageClient):
-    uri, line, ch = at(client, REPORT, "Checkout.create()", "create")
-    open_doc(client, REPORT)
-    h = await client.text_document_hover_async(types.HoverParams(
-        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=line, character=ch)))
-    text = h.contents.value
+    text = await hover(client, *REPORT, "Checkout.create()", "create")
     assert "```kotlin\nfun create(): Checkout" in text and "A checkout for a walk-in customer." in text
     assert "@acme/mobile" in text
 
 
 @ASYNC
 async def test_workspace_symbol(client: LanguageClient):
-    result = await client.workspace_symbol_async(types.WorkspaceSymbolParams(query="Invoice"))
+    result = await symbols(client, "Invoice")
     first = result[0]
     assert (first.name, first.kind) == ("Invoice", types.SymbolKind.Class)
-    uri, line, ch = at(client, CORE, "class Invoice", "Invoice")
+    uri, line, ch = where(client, *CORE, "class Invoice", "Invoice")
     assert (first.location.uri, first.location.range.start.line, first.location.range.start.character) == (uri, line, ch)
-    result = await client.workspace_symbol_async(types.WorkspaceSymbolParams(query="kind:method lang:kotlin create"))
+    result = await symbols(client, "kind:method lang:kotlin create")
     assert [s.name for s in result][:1] == ["create"]
     assert result[0].location.uri.endswith("Checkout.kt")
 
@@ -299,13 +227,7 @@ def real_cases(real):
     return cases, unplaced
 
 
-@pytest_lsp.fixture(scope="module", config=ClientServerConfig(server_command=[*SERVE, "--db", str(JVM_REAL_DB)]))
-async def real_client(lsp_client: LanguageClient, real):
-    result = await lsp_client.initialize_session(types.InitializeParams(
-        capabilities=client_capabilities("visual_studio_code"), root_uri=real["react-native-screens"].as_uri()))
-    lsp_client.encoding = result.capabilities.position_encoding or "utf-16"
-    yield
-    await lsp_client.shutdown_session()
+real_client = client_fixture(JVM_REAL_DB, root="react-native-screens", org="real", presets="visual_studio_code")
 
 
 def test_oracle_sees_the_libraries_imports(real_cases):
@@ -319,19 +241,10 @@ def test_oracle_sees_the_libraries_imports(real_cases):
 @ASYNC
 async def test_real_cross_repo_definitions(real_client: LanguageClient, real_cases):
     cases, _ = real_cases
-    opened, wrong = set(), []
+    wrong = []
     for c in cases:
-        uri = c.file.as_uri()
-        if uri not in opened:
-            opened.add(uri)
-            real_client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
-                uri=uri, language_id="kotlin" if c.file.suffix == ".kt" else "java", version=1,
-                text=c.file.read_text(encoding="utf-8"))))
-        text = c.file.read_text(encoding="utf-8").split("\n")[c.line]
-        result = await real_client.text_document_definition_async(types.DefinitionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri),
-            position=types.Position(line=c.line, character=to_client_units(text, c.col, real_client.encoding))))
-        got = locs(result)[:1]
+        open_doc(real_client, c.file)
+        got = (await definition_at(real_client, c.file, c.line, c.col))[:1]
         expected = {(p.as_uri(), ln) for p, ln in c.expected}
         if not got or (got[0][0], got[0][1]) not in expected:
             wrong.append(f"{c.file.name}:{c.line + 1}:{c.col} {c.name}: got {got[:1]}")
@@ -348,15 +261,9 @@ async def test_real_references_reach_other_repos(real_client: LanguageClient, re
     cases, _ = real_cases
     rn = real["react-native"]
     f = rn / jvmsrc.RN_SOURCE_ROOT / "com/facebook/react/bridge/ReactContextBaseJavaModule.java"
-    text = f.read_text(encoding="utf-8")
     line, col = find(f, "class ReactContextBaseJavaModule", 0, "ReactContextBaseJavaModule")
-    real_client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
-        uri=f.as_uri(), language_id="java", version=1, text=text)))
-    result = await real_client.text_document_references_async(types.ReferenceParams(
-        text_document=types.TextDocumentIdentifier(uri=f.as_uri()),
-        position=types.Position(line=line, character=to_client_units(text.split("\n")[line], col, real_client.encoding)),
-        context=types.ReferenceContext(include_declaration=False)))
-    got = {(r.uri, r.range.start.line) for r in result or []}
+    open_doc(real_client, f)
+    got = {(uri, ln) for uri, ln, _ in await references_at(real_client, f, line, col)}
     expected = {(c.file.as_uri(), c.line) for c in cases if c.name == "ReactContextBaseJavaModule"}
     assert len({u for u, _ in expected}) >= 5                  # modules in several libraries extend it
     assert expected <= got, sorted(expected - got)[:10]

@@ -8,17 +8,15 @@ import time
 from pathlib import Path
 
 import pytest
-import pytest_lsp
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient
+from pytest_lsp import LanguageClient
 
 from crossnav.index.lang import Unit, ruby
-from langorg_csrb import build_lang_org, definition, definition_at, hover, locs, references, start, symbols, where
-from orgutil import SERVE, SESSION_DIR, find, to_client_units
+from langorg import at, client_fixture, definition, definition_at, file, hover, org_fixture, references, references_at, symbols, where
+from orgutil import SESSION_DIR, find
 
 RB_DB = SESSION_DIR / "ruby-org.db"
 REAL_DB = SESSION_DIR / "ruby-real.db"
-LANG = "ruby"
 aio = pytest.mark.asyncio(loop_scope="module")
 
 HTTP = ("acme-http", "lib/acme/http.rb")
@@ -93,17 +91,8 @@ def test_project_reads_gemspec(tmp_path):
 # ---------------------------------------------------------------------------- the fixture org, end to end
 
 
-@pytest.fixture(scope="module")
-def rb_org():
-    return build_lang_org("ruby-org", SESSION_DIR / "ruby-org", RB_DB)
-
-
-@pytest_lsp.fixture(scope="module", params=["neovim", "visual_studio_code"],
-                    config=ClientServerConfig(server_command=[*SERVE, "--db", str(RB_DB)]))
-async def client(request, lsp_client: LanguageClient, rb_org):
-    await start(lsp_client, request.param, rb_org)
-    yield
-    await lsp_client.shutdown_session()
+lang_org = org_fixture("ruby-org", RB_DB)
+client = client_fixture(RB_DB)
 
 
 # (id, use file, needle, sub, definition file, needle, sub)
@@ -128,49 +117,49 @@ DEFINITIONS = [
 @pytest.mark.parametrize("case", DEFINITIONS, ids=[c[0] for c in DEFINITIONS])
 async def test_definition(client: LanguageClient, case):
     _, use, needle, sub, target, tneedle, tsub = case
-    got = locs(await definition(client, LANG, *use, needle, sub))
+    got = sorted(await definition(client, *use, needle, sub))
     assert got == [where(client, *target, tneedle, tsub)]
 
 
 @aio
 async def test_reopened_module_has_every_definition(client: LanguageClient):
-    got = locs(await definition(client, LANG, *CHARGER, "< Acme::Http::Client", "Http"))
+    got = sorted(await definition(client, *CHARGER, "< Acme::Http::Client", "Http"))
     assert got == sorted([where(client, *HTTP, "module Http", "Http"), where(client, *RETRY, "module Http", "Http")])
 
 
 @aio
 async def test_references_span_repos(client: LanguageClient):
-    got = locs(await references(client, LANG, *HTTP, "def get", "get", include_declaration=False))
+    got = sorted(await references(client, *HTTP, "def get", "get", include_declaration=False))
     assert got == sorted([where(client, *CHARGER, 'client.get("/charge', "get"),
                           where(client, *CHARGER, 'other.get("/retry")', "get")])
-    got = locs(await references(client, LANG, *HTTP, "class Client", "Client", include_declaration=False))
+    got = sorted(await references(client, *HTTP, "class Client", "Client", include_declaration=False))
     assert got == sorted([where(client, *CHARGER, "< Acme::Http::Client", "Client"),
                           where(client, *CHARGER, "Http::Client.build", "Client"),
                           where(client, *CHARGER, "Http::Client.new", "Client")])
-    from_use = locs(await references(client, LANG, *CHARGER, "Http::Client.new", "Client", include_declaration=False))
+    from_use = sorted(await references(client, *CHARGER, "Http::Client.new", "Client", include_declaration=False))
     assert from_use == got
 
 
 @aio
 async def test_hover_shows_signature_doc_and_owner(client: LanguageClient):
-    text = await hover(client, LANG, *CHARGER, "< Acme::Http::Client", "Client")
+    text = await hover(client, *CHARGER, "< Acme::Http::Client", "Client")
     assert "```ruby\nclass Client\n```" in text
     assert "Sends requests to Acme services." in text and "Retries with" not in text   # first paragraph
     assert "@acme/platform" in text and "acme-http" in text
-    line = find(client.org.path(*HTTP), "class Client")[0] + 1
+    line = find(file(client, *HTTP), "class Client")[0] + 1
     assert f"lib/acme/http.rb:{line}" in text
-    text = await hover(client, LANG, *CHARGER, "log(to_query(", "to_query")
+    text = await hover(client, *CHARGER, "log(to_query(", "to_query")
     assert "def to_query(params)" in text and "Builds the query string." in text and "@acme/resilience" in text
 
 
 @aio
 async def test_workspace_symbol(client: LanguageClient):
-    got = await symbols(client, "Retry")
+    got = [(s.name, s.location.uri, s.location.range.start.line) for s in await symbols(client, "Retry")]
     uri, line, _ = where(client, *RETRY, "class Retry", "Retry")
     assert got[0] == ("Retry", uri, line)
-    kinds = await client.workspace_symbol_async(types.WorkspaceSymbolParams(query="lang:ruby kind:class Charger"))
+    kinds = await symbols(client, "lang:ruby kind:class Charger")
     assert [(s.name, s.kind, s.location.uri) for s in kinds] == [
-        ("Charger", types.SymbolKind.Class, client.org.uri(*CHARGER))]
+        ("Charger", types.SymbolKind.Class, file(client, *CHARGER).as_uri())]
 
 
 # ---------------------------------------------------------------------------- real code: Debian gems
@@ -258,17 +247,7 @@ def real_repos():
     return repos
 
 
-@pytest_lsp.fixture(scope="module", config=ClientServerConfig(server_command=[*SERVE, "--db", str(REAL_DB)]))
-async def real_client(lsp_client: LanguageClient, real_repos):
-    from orgutil import Org
-    await start(lsp_client, "visual_studio_code", Org(root=SESSION_DIR, db=REAL_DB, repos=real_repos, result=None))
-    yield
-    await lsp_client.shutdown_session()
-
-
-def _uri_pos(root: Path, path: str, line: int, col: int, encoding: str):
-    text = (root / path).read_text(encoding="utf-8").split("\n")[line]
-    return (root / path).as_uri(), line, to_client_units(text, col, encoding)
+real_client = client_fixture(REAL_DB, org="real_repos", presets="visual_studio_code")
 
 
 @aio
@@ -282,8 +261,8 @@ async def test_real_cross_repo_definitions(real_client: LanguageClient, real_rep
         assert uses, user_name
         hits = 0
         for path, line, col, key in uses:
-            got = await definition_at(real_client, *_uri_pos(user, path, line, col, real_client.encoding))
-            want = {_uri_pos(lib, p, ln, c, real_client.encoding) for p, ln, c in defs[key]}
+            got = await definition_at(real_client, user / path, line, col)
+            want = {at(real_client, lib / p, ln, c) for p, ln, c in defs[key]}
             if got and set(got) <= want:
                 hits += 1
             else:
@@ -301,11 +280,8 @@ async def test_real_cross_repo_definitions(real_client: LanguageClient, real_rep
 async def test_real_references_reach_the_other_repo(real_client: LanguageClient, real_repos):
     rack, rack_test = real_repos["rack"], real_repos["rack-test"]
     (path, line, col), = oracle_defs(rack)["Rack::MockRequest"]
-    uri, ln, ch = _uri_pos(rack, path, line, col, real_client.encoding)
-    res = await real_client.text_document_references_async(types.ReferenceParams(
-        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=ln, character=ch),
-        context=types.ReferenceContext(include_declaration=False)))
-    in_test = {(u, ln) for u, ln, _ in locs(res) if u.startswith(rack_test.as_uri() + "/")}
+    res = await references_at(real_client, rack / path, line, col)
+    in_test = {(u, ln) for u, ln, _ in res if u.startswith(rack_test.as_uri() + "/")}
     want = (rack_test / "lib/rack/test.rb").as_uri(), find(rack_test / "lib/rack/test.rb", "Rack::MockRequest.env_for")[0]
     assert want in in_test, in_test
 

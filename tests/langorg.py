@@ -15,6 +15,8 @@ the Neovim preset, utf-16 for VS Code). Locations are (uri, line, character) in 
 from __future__ import annotations
 
 import shutil
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,7 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 from crossnav.index import lang
+from crossnav.index.lang import Unit
 from orgutil import SERVE, SESSION_DIR, TESTS, Org, find, git, index, init_repo, to_client_units
 
 PRESETS = ("neovim", "visual_studio_code")
@@ -185,3 +188,25 @@ async def references_at(client, path: Path, line: int, col: int, include_declara
         text_document=types.TextDocumentIdentifier(uri=path.as_uri()),
         position=types.Position(line=line, character=units(client, path, line, col)),
         context=types.ReferenceContext(include_declaration=include_declaration))))
+
+
+# ---------------------------------------------------------------------------- extraction speed
+
+
+def extraction_speed(lg, roots, suffix: str, ctags_language: str) -> tuple[int, str]:
+    """extract() of language module `lg` alone (no project) over every `suffix` file under the repo
+    roots: (lines, a line saying lines per CPU-second, with universal-ctags' lines per second on the
+    same trees beside it when ctags is installed). Printed, not asserted: the machine is shared."""
+    files = [f for r in roots for f in sorted(r.rglob("*" + suffix))]
+    data = [f.read_bytes() for f in files]
+    lines = sum(d.count(b"\n") + 1 for d in data)
+    t = time.process_time()
+    for f, d in zip(files, data):
+        lg.extract(d, Unit(str(f), "/", lg.PREFIX + "x", False, {}))
+    dt = time.process_time() - t
+    msg = f"{ctags_language} extract: {lines} lines in {dt:.3f} CPU s = {lines / dt:,.0f} lines/s"
+    if shutil.which("ctags"):
+        t0 = time.perf_counter()
+        subprocess.run(["ctags", "-R", f"--languages={ctags_language}", "-f", "/dev/null", *map(str, roots)], check=True)
+        msg += f"; ctags {lines / (time.perf_counter() - t0):,.0f} lines/s (wall)"
+    return lines, msg

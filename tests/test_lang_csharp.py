@@ -4,7 +4,6 @@ dbus-sharp-glib, which builds on it) checked against an independent regex oracle
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,8 @@ from lsprotocol import types
 from pytest_lsp import LanguageClient
 
 from crossnav.index.lang import Unit, csharp
-from langorg import at, client_fixture, definition, definition_at, file, hover, org_fixture, references, references_at, symbols, where
+from langorg import (at, client_fixture, definition, definition_at, extraction_speed, file, hover, org_fixture, references,
+                     references_at, symbols, where)
 from orgutil import SESSION_DIR, find
 from realcode import DownloadFailed
 
@@ -364,20 +364,7 @@ async def test_real_references_reach_the_other_repo(real_client: LanguageClient,
 
 def test_real_extraction_speed(real_org, capsys):
     """Lines per CPU-second of extract() on the real trees (the figure is printed; ctags beside it)."""
-    import shutil
-    import subprocess
-    files = [f for r in real_org.values() for f in sorted(r.rglob("*.cs"))]
-    data = [f.read_bytes() for f in files]
-    lines = sum(d.count(b"\n") + 1 for d in data)
-    t = time.process_time()
-    for f, d in zip(files, data):
-        csharp.extract(d, Unit(str(f), "/", "cs:x", False, {}))
-    dt = time.process_time() - t
-    msg = f"C# extract: {lines} lines in {dt:.3f} CPU s = {lines / dt:,.0f} lines/s"
-    if shutil.which("ctags"):
-        t0 = time.perf_counter()
-        subprocess.run(["ctags", "-R", "--languages=C#", "-f", "/dev/null", *map(str, real_org.values())], check=True)
-        msg += f"; ctags {lines / (time.perf_counter() - t0):,.0f} lines/s (wall)"
+    lines, msg = extraction_speed(csharp, list(real_org.values()), ".cs", "C#")
     with capsys.disabled():
         print("\n" + msg)
     assert lines > 5000

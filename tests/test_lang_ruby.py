@@ -4,7 +4,6 @@ faraday + faraday-net_http, sinatra + rack-protection) checked against an indepe
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,8 @@ from lsprotocol import types
 from pytest_lsp import LanguageClient
 
 from crossnav.index.lang import Unit, ruby
-from langorg import at, client_fixture, definition, definition_at, file, hover, org_fixture, references, references_at, symbols, where
+from langorg import (at, client_fixture, definition, definition_at, extraction_speed, file, hover, org_fixture, references,
+                     references_at, symbols, where)
 from orgutil import SESSION_DIR, find
 
 RB_DB = SESSION_DIR / "ruby-org.db"
@@ -288,20 +288,7 @@ async def test_real_references_reach_the_other_repo(real_client: LanguageClient,
 
 def test_real_extraction_speed(real_repos, capsys):
     """Lines per CPU-second of extract() on the real gems (printed, with ctags on the same files)."""
-    import shutil
-    import subprocess
-    files = [f for r in real_repos.values() for f in sorted(r.rglob("*.rb"))]
-    data = [f.read_bytes() for f in files]
-    lines = sum(d.count(b"\n") + 1 for d in data)
-    t = time.process_time()
-    for f, d in zip(files, data):
-        ruby.extract(d, Unit(str(f), "/", "rb:x", False, {}))
-    dt = time.process_time() - t
-    msg = f"Ruby extract: {lines} lines in {dt:.3f} CPU s = {lines / dt:,.0f} lines/s"
-    if shutil.which("ctags"):
-        t0 = time.perf_counter()
-        subprocess.run(["ctags", "-R", "--languages=Ruby", "-f", "/dev/null", *map(str, real_repos.values())], check=True)
-        msg += f"; ctags {lines / (time.perf_counter() - t0):,.0f} lines/s (wall)"
+    lines, msg = extraction_speed(ruby, list(real_repos.values()), ".rb", "Ruby")
     with capsys.disabled():
         print("\n" + msg)
     assert lines > 10000

@@ -72,7 +72,7 @@ VALUE = frozenset({"variable", "constant", "attribute", "field", "parameter", "p
 KINDS = tuple(sorted(STRONG | VALUE))
 
 # The registry: module names under index/lang/ (python lives in index/python.py for history).
-MODULES = ("crossnav.index.python",)
+MODULES = ("crossnav.index.python", "crossnav.index.lang.rust")
 
 
 @lru_cache(maxsize=None)

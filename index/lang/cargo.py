@@ -231,12 +231,13 @@ def _path_overrides(root: str, paths: list[str], proj: dict) -> tuple[dict, dict
         if c is None:
             continue
         src_dir = posixpath.join(c["dir"], c["src"]) if c["src"] else c["dir"]
-        if src_dir and not p.startswith(src_dir + "/"):
-            continue   # tests/ including library files by path: the library's own names stay
+        in_src = not src_dir or p.startswith(src_dir + "/")
         module = module_of({"crates": proj["crates"], "files": files, "dirs": dirs}, p)[0]
         for m in _PATH_MOD.finditer(data):
             target = posixpath.normpath(posixpath.join(posixpath.dirname(p), m.group(1).decode("utf-8", "replace")))
-            if src_dir and not target.startswith(src_dir + "/"):
+            if not in_src and src_dir and target.startswith(src_dir + "/"):
+                continue   # tests/ including library files by path: the library's own names stay
+            if in_src and src_dir and not target.startswith(src_dir + "/"):
                 continue
             files[target] = f"{module}.{m.group(2).decode()}"
             if posixpath.basename(target) == "mod.rs":

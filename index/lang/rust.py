@@ -42,6 +42,7 @@ STD_MACROS = frozenset("""println print eprintln eprint format format_args write
 assert_ne debug_assert debug_assert_eq debug_assert_ne vec unreachable unimplemented todo matches concat stringify
 include include_str include_bytes env option_env cfg line column file module_path compile_error dbg thread_local
 macro_rules try""".split())
+PRIMITIVES = frozenset("bool char str u8 u16 u32 u64 u128 usize i8 i16 i32 i64 i128 isize f32 f64".split())
 _STD_TYPES = {"Vec": "std.vec.Vec", "String": "std.string.String", "Option": "std.option.Option",
               "Result": "std.result.Result", "Box": "std.boxed.Box"}
 _DEREF = frozenset({"Box", "Rc", "Arc", "RefCell", "Cell", "Mutex", "RwLock", "Cow", "Pin", "ManuallyDrop"})
@@ -572,6 +573,8 @@ class _Extractor:
             return self.self_type(scope)
         if name in PRELUDE:
             return None
+        if name in PRIMITIVES:   # `u64::MAX`: members of primitive types live under `rust:u64`
+            return f"rust:{name}"
         if path and name in self.externs:
             self.facts.imports.add(f"rust:{name}")
             return f"rust:{name}"
@@ -866,63 +869,90 @@ class _Extractor:
         self.path(node, scope)
 
     def tokens(self, tt, scope, depth):
-        """Paths, calls and uppercase names in a macro's argument tokens (`tri!(de::Error::custom(x))`)."""
+        """Paths, calls, uppercase names and `x.field` in a macro's argument tokens
+        (`tri!(de::Error::custom(x))`, `format!("{}", c.describe())`)."""
         if depth > 16:
             return
-        segs = []       # [(node, text)] of the path being read
-        lead = False    # the path started with `::`
-        prev = None     # previous token type
+        segs = []        # path tokens being read
+        lead = False     # the path started with `::`
+        prev = None      # previous token type
+        value = None     # what the expression just read denotes (a path target or a value type)
+        recv = None      # the value before a `.`
         children = tt.children
         n = len(children)
         i = 0
         while i <= n:
             c = children[i] if i < n else None
             t = c.type if c is not None else None
-            if t == "::" and (segs or prev not in ("identifier", "self", "super", "crate")):
+            if t == "::" and (segs or prev not in _NOT_LEADING):
                 if not segs:
                     lead = True
                 prev = t
                 i += 1
                 continue
-            if t in ("identifier", "self", "super", "crate") and (not segs or prev == "::") and prev != ".":
+            if t in _PATH_TOKENS and (not segs or prev == "::") and prev != "." and (segs or prev != "::" or lead):
                 segs.append(c)
                 prev = t
                 i += 1
                 continue
             if segs:
-                self.token_path(segs, lead, scope, t)
+                value = self.token_path(segs, lead, scope, t)
                 segs, lead = [], False
             if c is None:
                 break
             if t == "token_tree":
                 self.tokens(c, scope, depth + 1)
-            elif t == "identifier" and prev == ".":
+                value = f"{value}()" if value and prev in ("identifier", "self") and c.text[:1] == b"(" else None
+            elif t == ".":
+                recv, value = value, None
+            elif t == "identifier" and prev == ".":   # `x.f`, `x.m()`
+                value = f"{recv}.{c.text.decode('utf-8', 'replace')}" if recv else None
+                self.ref(c, value, "attr")
+            elif t == "identifier" and prev == "::":  # `<T as Tr>::f`
                 self.ref(c, None, "attr")
+                value = None
+            else:
+                value = None
             prev = t
             i += 1
 
     def token_path(self, segs, lead, scope, after):
+        """Uses for one path read from macro tokens; returns what it denotes (for `.` and calls after it)."""
         first = segs[0]
         ft = first.type
-        if len(segs) == 1 and not lead:
+        if ft == "primitive_type":
+            base = f"rust:{first.text.decode()}"
+            ft = None
+        elif len(segs) == 1 and not lead:
+            if ft == "self":
+                return self.self_type(scope)
             if ft != "identifier":
-                return
+                return None
             name = first.text.decode("utf-8", "replace")
             if after == "!":
                 if name in STD_MACROS:
-                    return
+                    return None
                 target = self.lookup(scope, name + "!") or self.lookup(scope, name)
                 self.ref(first, target if isinstance(target, str) else f"{self.crate_root}.{name}", "macro")
-                return
-            if self.is_local(scope, name):
-                return
+                return None
+            entry, where = self.local(scope, name)
+            if entry is not None:
+                if after != ".":
+                    return None
+                kind, node = entry
+                if node is None:
+                    return None
+                return self.type_target(node, where) if kind == "type" else self.value_type(node, where, 1)
             if name[:1].isupper() or after == "token_tree":
                 target = self.first(name, scope, path=False)
                 if target is GENERIC or (target is None and (name in PRELUDE or after == "token_tree")):
-                    return
+                    return None
                 self.ref(first, target, "call" if after == "token_tree" else "name")
-            return
-        if lead:
+                return target
+            return None
+        if ft is None:
+            pass
+        elif lead:
             name = first.text.decode("utf-8", "replace")
             if self.edition == "2015" and name not in self.externs:
                 base = f"{self.crate_root}.{name}"
@@ -935,7 +965,7 @@ class _Extractor:
         else:
             name = first.text.decode("utf-8", "replace")
             if self.is_local(scope, name):
-                return
+                return None
             base = self.first(name, scope)
             if base is GENERIC:
                 base = None
@@ -950,6 +980,7 @@ class _Extractor:
                 continue
             base = f"{base}.{seg.text.decode('utf-8', 'replace')}"
             self.ref(seg, base, "name")
+        return base
 
     # ---- the end ----------------------------------------------------------------------
     def finish(self):
@@ -1038,6 +1069,10 @@ def _token_fns(tt):
         elif t != "#" and t != "token_tree":
             doc_lines = []
     return out
+
+
+_PATH_TOKENS = frozenset({"identifier", "self", "super", "crate", "primitive_type"})
+_NOT_LEADING = frozenset({"identifier", "self", "super", "crate", "primitive_type", ">", ")", "]", "metavariable"})
 
 
 def _start(node):

@@ -90,9 +90,11 @@ def _crate(root: str, rel_dir: str, data: dict, workspace: dict | None) -> dict 
     if not isinstance(name, str) or not name:
         name = _VERSION_SUFFIX.sub("", posixpath.basename(rel_dir) or posixpath.basename(root))
     edition = pkg.get("edition")
-    if not isinstance(edition, str):
+    if isinstance(edition, dict) and edition.get("workspace"):   # `edition.workspace = true`
         wp = ((workspace or {}).get("workspace") or {}).get("package") or {}
-        edition = wp.get("edition") if isinstance(wp.get("edition"), str) else "2015"
+        edition = wp.get("edition")
+    if not isinstance(edition, str):
+        edition = "2015"   # Cargo's default when a manifest names none
     lib_path = lib.get("path") if isinstance(lib.get("path"), str) else "src/lib.rs"
     lib_path = posixpath.normpath(lib_path.replace("\\", "/"))
     has_lib = os.path.isfile(os.path.join(root, rel_dir, lib_path)) or bool(lib.get("path"))
@@ -129,6 +131,8 @@ def project(root: str, paths: list[str]) -> dict:
 
     for p in paths:
         manifest_dir(posixpath.dirname(p))
+    if "" not in manifests and os.path.isfile(os.path.join(root, "Cargo.toml")):   # a workspace root
+        manifests[""] = _read_toml(os.path.join(root, "Cargo.toml"))
     # workspace members declared by globs, even when a member has no file in `paths`
     for d, data in list(manifests.items()):
         ws = (data or {}).get("workspace")
@@ -144,7 +148,7 @@ def project(root: str, paths: list[str]) -> dict:
     for d, data in sorted(manifests.items()):
         if not data:
             continue
-        ws = _workspace_of(d, manifests)
+        ws = _workspace_of(root, d, manifests)
         c = _crate(root, d, data, ws)
         if c is not None:
             crates.append(c)
@@ -161,9 +165,13 @@ def project(root: str, paths: list[str]) -> dict:
     return proj
 
 
-def _workspace_of(d: str, manifests: dict) -> dict | None:
+def _workspace_of(root: str, d: str, manifests: dict) -> dict | None:
+    """The manifest of the workspace above crate folder `d` (for `edition.workspace = true`)."""
     while d:
         d = posixpath.dirname(d)
+        if d not in manifests:
+            f = os.path.join(root, d, "Cargo.toml")
+            manifests[d] = _read_toml(f) if os.path.isfile(f) else None
         data = manifests.get(d)
         if data and isinstance(data.get("workspace"), dict):
             return data

@@ -495,6 +495,8 @@ class _Extractor:
             if name.type in ("self", "super", "crate"):
                 return self.keyword(name.type, scope, base)
             target = _join(base, name.text.decode("utf-8", "replace"))
+            if base == "rust:":
+                self.facts.imports.add(target)
             self.ref(name, target, "import")
             return target
         if t in ("crate", "self", "super"):
@@ -962,10 +964,8 @@ class _Extractor:
             self.ref(first, base, "name")
         elif ft in ("self", "super", "crate"):
             base = self.keyword(ft, scope, None)
-        else:
+        else:   # a local variable never starts a path (`let de = ..; de::Deserialize::deserialize(&mut de)`)
             name = first.text.decode("utf-8", "replace")
-            if self.is_local(scope, name):
-                return None
             base = self.first(name, scope)
             if base is GENERIC:
                 base = None

@@ -58,9 +58,10 @@ _QUERY = Query(LANGUAGE, """
 (macro_invocation macro: (identifier) @macro)
 (macro_invocation (token_tree) @tokens)
 (field_expression) @field
-((identifier) @const (#match? @const "^[A-Z]"))
+(identifier) @ident
 (let_declaration) @let
 (closure_parameters) @closure
+[(line_comment outer: (outer_doc_comment_marker)) (block_comment outer: (outer_doc_comment_marker))] @doc
 """)
 
 _ITEM_SCOPES = frozenset({"struct_item", "enum_item", "union_item", "type_item"})
@@ -69,13 +70,14 @@ _KINDS = {"struct_item": "struct", "enum_item": "enum", "union_item": "union", "
 _ITEM_KEYWORDS = {"trait": "trait", "struct": "struct", "enum": "enum", "fn": "function", "type": "type",
                   "const": "constant", "static": "constant", "union": "union"}
 GENERIC = object()   # binding marker: a generic parameter, never a stored use
+_NO_USE = ("", None)
 _WS = re.compile(r"\s+")
 
 
 class _Scope:
     """A module (file or inline `mod`), function, impl, trait or generic item: where names bind."""
     __slots__ = ("kind", "name", "parent", "end", "qual_", "bindings", "stars", "generics", "locals", "mod",
-                 "self_type", "node")
+                 "self_type", "node", "env")
 
     def __init__(self, kind, name, parent, end, node=None):
         self.kind, self.name, self.parent, self.end, self.node = kind, name, parent, end, node
@@ -85,6 +87,7 @@ class _Scope:
         self.generics = None
         self.locals = None
         self.self_type = None
+        self.env = None   # the nearest scope whose names differ from its parent's (memo key for uses)
         self.mod = self if kind == "module" else parent.mod
 
     def qual(self) -> str | None:
@@ -122,6 +125,9 @@ class _Extractor:
         self.starts = []        # scope start bytes, parallel to self.scopes
         self.scopes = []
         self.pending_bases = []  # (trait scope, bounds node): supertraits
+        self.doc_rows = {}       # row -> text of a `///` line (a `/** */` block: its last row -> its text)
+        self.attr_rows = set()   # rows covered by attributes (between a doc comment and its item)
+        self.memo = {}           # (scope, name, path?) -> first()'s answer
 
     # ---- positions --------------------------------------------------------------------
     def col(self, row: int, bcol: int) -> int:
@@ -164,25 +170,23 @@ class _Extractor:
         return text[:limit] if text else None
 
     def doc(self, node):
-        """`///` lines (or `/** */`) right above an item, attributes in between allowed; first paragraph."""
+        """`///` lines (or `/** */`) right above an item, attribute lines in between allowed; first paragraph."""
+        docs = self.doc_rows
+        if not docs:
+            return None
+        k = node.start_point[0] - 1
+        attrs = self.attr_rows
+        while k in attrs:
+            k -= 1
+        if k not in docs:
+            return None
         lines = []
-        p = node.prev_sibling
-        while p is not None:
-            t = p.type
-            if t == "line_comment":
-                text = p.text
-                if not text.startswith(b"///") or text.startswith(b"////"):
-                    break
-                lines.append(text[3:].decode("utf-8", "replace"))
-            elif t == "block_comment":
-                text = p.text
-                if text.startswith(b"/**") and not text.startswith(b"/***"):
-                    lines.extend(reversed(_block_doc(text)))
-                break
-            elif t not in ("attribute_item",):
-                break
-            p = p.prev_sibling
-        return _paragraph(lines[::-1]) if lines else None
+        while k in docs:
+            lines.append(docs[k])
+            k -= 1
+            while k in attrs:
+                k -= 1
+        return _paragraph(lines[::-1])
 
     def inner_doc(self, container):
         lines = []
@@ -209,6 +213,13 @@ class _Extractor:
         root = tree.root_node
         self.facts.errors = _count_errors(root) if root.has_error else 0
         caps = QueryCursor(_QUERY).captures(root)
+        for node in caps.get("doc", ()):
+            text = node.text
+            if node.type == "line_comment":
+                if not text.startswith(b"////"):
+                    self.doc_rows[node.start_point[0]] = text[3:].decode("utf-8", "replace").rstrip("\r\n")
+            elif not text.startswith(b"/***"):
+                self.doc_rows[node.end_point[0]] = "\n".join(_block_doc(text))
         mod = _Scope("module", None, None, root.end_byte + 1, root)
         mod.qual_ = self.module
         self.scopes, self.starts = [mod], [-1]
@@ -218,6 +229,10 @@ class _Extractor:
         self.defs[-1][3] = parent_mod   # container of the module itself (a string, not a scope)
         uses, impls, externs = [], [], []
         hard = []   # byte ranges whose identifiers are not uses: use trees, attributes, macro bodies
+        attr_rows = self.attr_rows
+        for node in caps.get("skip", ()):
+            hard.append((node.start_byte, node.end_byte))
+            attr_rows.update(range(node.start_point[0], node.end_point[0] + 1))
         stack = [mod]
         for node in sorted(caps.get("item", ()), key=_start):   # captures come grouped, not in text order
             s = node.start_byte
@@ -238,8 +253,6 @@ class _Extractor:
                 self.item(node, t, scope, stack)
                 if t == "macro_definition":
                     hard.append((s, node.end_byte))
-        for node in caps.get("skip", ()):
-            hard.append((node.start_byte, node.end_byte))
         for node, scope in externs:
             self.extern_crate(node, scope)
         for node, scope in uses:
@@ -689,7 +702,6 @@ class _Extractor:
         return s
 
     def refs(self, caps, hard):
-        # paths outside use trees, attributes and macro bodies; only the outermost of nested ones
         hard.sort()
         hstarts = [h[0] for h in hard]
         hends = [h[1] for h in hard]
@@ -698,32 +710,49 @@ class _Extractor:
             i = bisect_right(hstarts, pos) - 1
             return i >= 0 and pos < hends[i]
 
-        spans = list(hard)
-        last_end = -1
-        scope_at = self.scope_at
-        for node in sorted(caps.get("path", ()), key=lambda n: (n.start_byte, -n.end_byte)):
+        # paths outside use trees, attributes and macro bodies; only the outermost of nested ones
+        paths = caps.get("path", [])
+        paths.sort(key=_start)
+        outer = []
+        last_start = last_end = -1
+        for node in paths:
             s = node.start_byte
-            if s < last_end or in_hard(s):
+            if s < last_end:
+                if s == last_start and node.end_byte > last_end:   # the same start: keep the longer one
+                    outer[-1] = node
+                    last_end = node.end_byte
                 continue
-            last_end = node.end_byte
-            spans.append((s, last_end))
+            if in_hard(s):
+                continue
+            outer.append(node)
+            last_start, last_end = s, node.end_byte
+        for sc in self.scopes:   # in text order: parents first
+            sc.env = sc if sc.kind in ("module", "impl", "trait") or sc.generics or sc.bindings else sc.parent.env
+        spans = list(hard)
+        scope_at = self.scope_at
+        out = self.facts.refs
+        memo = self.memo
+        for node in outer:
+            s, e = node.start_byte, node.end_byte
+            spans.append((s, e))
             scope = scope_at(s)
-            parent = node.parent
-            if parent is not None and parent.type == "macro_invocation":
-                self.macro_path(node, scope)
-            else:
-                self.path(node, scope)
+            key = (scope.env, self.src[s:e])
+            hit = memo.get(key)
+            r0, c0 = node.start_point
+            if hit is not None:   # the same path in the same scope: the same uses, shifted
+                out.extend((r0, c0 + dc, c0 + de, name, target, kind) for dc, de, name, target, kind in hit)
+                continue
+            n0 = len(out)
+            self.path(node, scope)
+            if b"\n" not in key[1] and (self.all_ascii or self.col(r0, c0) == c0):
+                new = out[n0:]
+                if all(x[0] == r0 for x in new):
+                    memo[key] = [(x[1] - c0, x[2] - c0, x[3], x[4], x[5]) for x in new]
         spans.extend((n.start_byte, n.end_byte) for n in caps.get("tokens", ()))   # read by tokens()
         spans.sort()
         starts = [h[0] for h in spans]
         ends = [h[1] for h in spans]
         def_names = self.def_names
-
-        def skipped(pos):
-            if pos in def_names:
-                return True
-            i = bisect_right(starts, pos) - 1
-            return i >= 0 and pos < ends[i]
 
         for node in caps.get("let", ()):
             pat = node.child_by_field_name("pattern")
@@ -733,10 +762,10 @@ class _Extractor:
             if scope.kind == "module":
                 continue
             ty = node.child_by_field_name("type")
-            val = node.child_by_field_name("value")
             if scope.locals is None:
                 scope.locals = {}
-            scope.locals[pat.text.decode("utf-8", "replace")] = ("type", ty) if ty is not None else ("value", val)
+            scope.locals[pat.text.decode("utf-8", "replace")] = ("type", ty) if ty is not None else \
+                ("value", node.child_by_field_name("value"))
         for node in caps.get("closure", ()):
             scope = scope_at(node.start_byte)
             if scope.kind != "module":
@@ -745,40 +774,38 @@ class _Extractor:
                 for p in node.named_children:
                     if p.type == "identifier":
                         scope.locals[p.text.decode()] = ("value", None)
-        for node in caps.get("type", ()):
-            s = node.start_byte
-            if skipped(s):
-                continue
-            scope = scope_at(s)
-            name = node.text.decode("utf-8", "replace")
-            target = self.first(name, scope, path=False)
-            if target is GENERIC or (target is None and name in PRELUDE):
-                continue
-            self.ref(node, target, "type")
-        for node in caps.get("const", ()):
-            s = node.start_byte
-            if skipped(s):
-                continue
-            scope = scope_at(s)
-            name = node.text.decode("utf-8", "replace")
-            if scope.locals and name in scope.locals:
-                continue
-            target = self.first(name, scope, path=False)
-            if target is GENERIC or (target is None and name in PRELUDE):
-                continue
-            self.ref(node, target, "name")
-        for node in caps.get("call", ()):
-            s = node.start_byte
-            if skipped(s):
-                continue
-            scope = scope_at(s)
-            name = node.text.decode("utf-8", "replace")
-            if self.is_local(scope, name):
-                continue
-            target = self.first(name, scope, path=False)
-            if target is None or target is GENERIC:
-                continue
-            self.ref(node, target, "call")
+
+        src = self.src
+        ascii_ = self.all_ascii
+        col = self.col
+        sstarts, scopes = self.starts, self.scopes
+        idents = [n for n in caps.get("ident", ()) if 64 < src[n.start_byte] < 91]   # upper-case: consts, variants, unit structs
+        for kind, nodes in (("type", caps.get("type", ())), ("name", idents), ("call", caps.get("call", ()))):
+            for node in nodes:
+                s = node.start_byte
+                if s in def_names:
+                    continue
+                i = bisect_right(starts, s) - 1
+                if i >= 0 and s < ends[i]:
+                    continue
+                scope = scopes[bisect_right(sstarts, s) - 1]
+                while s >= scope.end:
+                    scope = scope.parent
+                text = node.text
+                if kind != "type" and scope.locals is not None and text.decode("utf-8", "replace") in scope.locals:
+                    continue
+                key = (scope.env, text, kind)
+                hit = memo.get(key)
+                if hit is None:
+                    hit = memo[key] = self.name_use(scope, text.decode("utf-8", "replace"), kind)
+                if hit is _NO_USE:
+                    continue
+                r, c = node.start_point
+                if ascii_:
+                    out.append((r, c, c + len(text), hit[0], hit[1], kind))
+                else:
+                    c = col(r, c)
+                    out.append((r, c, c + len(hit[0]), hit[0], hit[1], kind))
         for node in caps.get("macro", ()):
             s = node.start_byte
             if in_hard(s):
@@ -793,18 +820,39 @@ class _Extractor:
                     continue
                 target = f"{self.crate_root}.{name}"
             self.ref(node, target, "macro")
+        value_type = self.value_type
         for node in caps.get("field", ()):
             f = node.child_by_field_name("field")
-            if f is None or f.type != "field_identifier" or in_hard(f.start_byte):
+            if f is None or f.type != "field_identifier":
                 continue
-            scope = scope_at(f.start_byte)
-            recv = self.value_type(node.child_by_field_name("value"), scope, 0)
-            self.ref(f, f"{recv}.{f.text.decode('utf-8', 'replace')}" if recv else None, "attr")
+            s = f.start_byte
+            if in_hard(s):
+                continue
+            scope = scope_at(s)
+            v = node.child_by_field_name("value")
+            key = (scope if scope.locals else scope.env, src[v.start_byte:v.end_byte], "value")
+            recv = memo.get(key, memo)
+            if recv is memo:
+                recv = memo[key] = value_type(v, scope, 0)
+            text = f.text
+            name = text.decode("utf-8", "replace")
+            r, c = f.start_point
+            if not ascii_:
+                c = col(r, c)
+            out.append((r, c, c + len(name), name, f"{recv}.{name}" if recv else None, "attr"))
         for node in caps.get("tokens", ()):
             s = node.start_byte
             if in_hard(s):
                 continue
             self.tokens(node, scope_at(s), 0)
+
+    def name_use(self, scope, name, kind):
+        """(name, target) of a lone identifier used as a type, value or callee; _NO_USE for
+        generics, the prelude and unknown callees (never stored). The caller skips locals."""
+        target = self.first(name, scope, path=False)
+        if target is GENERIC or (target is None and (kind == "call" or name in PRELUDE)):
+            return _NO_USE
+        return name, target
 
     def is_local(self, scope, name):
         s = scope

@@ -164,8 +164,17 @@ def _summary(results, elapsed, db_path: Path, verbose: bool):
     size = db_path.stat().st_size if db_path.exists() else 0
     out.print(f"{len(results)} repos, {sum(r.parsed for r in results)} files parsed ({lines:,} lines) "
               f"in {elapsed:.1f}s, {rate}; database {db_path} ({_size(size)})")
+    languages: Counter = Counter()
+    for r in results:
+        languages.update(r.languages)
+    if len(languages) > 1:
+        out.print("lines parsed by language: " + ", ".join(f"{name} {n:,}" for name, n in languages.most_common()))
     if skipped:
         out.print("skipped: " + ", ".join(f"{n} {reason}" for reason, n in skipped.most_common()))
+    from . import lang
+    for name, why in sorted(lang.UNAVAILABLE.items()):
+        out.print(f"[yellow]{name} files were not indexed[/]: its grammar did not load ({why}); "
+                  "reinstall crossnav (pip install -U crossnav) to get the grammar wheels it pins")
     warnings = [w for r in results for w in (f"{r.name}: {x}" for x in r.warnings)]
     if warnings:
         shown = warnings if verbose else warnings[:5]

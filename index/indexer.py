@@ -35,6 +35,7 @@ class RepoResult:
     refs: int = 0
     lines: int = 0            # lines parsed this run
     skipped: Counter = field(default_factory=Counter)
+    languages: Counter = field(default_factory=Counter)   # lines parsed this run, per language
     warnings: list = field(default_factory=list)
     seconds: float = 0.0
 
@@ -65,6 +66,9 @@ def parse_file(job):
         data = _recode(data) if language == "python" else None
         if data is None:
             return path, blob, size, 0, None, ("not UTF-8 and no valid coding declaration" if language == "python" else "not UTF-8")
+    why = lang.skip_reason(lg, path, data)
+    if why:
+        return path, blob, size, 0, None, why
     facts = lg.extract(data, lang.Unit(path, root, module, is_pkg, project))
     facts.ascii = data.isascii()
     facts.content = content.pack(data)   # code search: the text, stored by _write
@@ -220,6 +224,7 @@ class Indexer:
                     content.insert(conn, blob, facts.content, fts=not self.bulk)
                 res.parsed += 1
                 res.lines += lines
+                res.languages[lg.NAME] += lines
                 defs_rows.extend((fid, repo_id) + d for d in facts.defs)
                 refs_rows.extend((fid, repo_id) + r for r in facts.refs)
                 alias_rows.extend((fid,) + a for a in facts.aliases)

@@ -125,6 +125,7 @@ class _Extractor:
         self.starts = []        # scope start bytes, parallel to self.scopes
         self.scopes = []
         self.pending_bases = []  # (trait scope, bounds node): supertraits
+        self.type_aliases = []   # indexes into self.defs of `type X = Y;` items
         self.doc_rows = {}       # row -> text of a `///` line (a `/** */` block: its last row -> its text)
         self.attr_rows = set()   # rows covered by attributes (between a doc comment and its item)
         self.memo = {}           # (scope, name, path?) -> first()'s answer
@@ -267,15 +268,22 @@ class _Extractor:
         sc = _Scope(kind, name, parent, node.end_byte, node)
         tp = node.child_by_field_name("type_parameters")
         if tp is not None:
+            generics = sc.generics = {}   # name -> its first trait bound (a value of type T has the trait's methods)
             for p in tp.named_children:
                 n = p.child_by_field_name("name") if p.type in ("type_parameter", "const_parameter") else None
                 if n is None and p.type == "type_identifier":
                     n = p
                 if n is not None:
-                    if sc.generics is None:
-                        sc.generics = set()
-                    sc.generics.add(n.text.decode())
+                    generics[n.text.decode()] = _first_bound(p.child_by_field_name("bounds"))
                     self.def_names.add(n.start_byte)
+            for c in node.children:
+                if c.type == "where_clause":
+                    for pred in c.named_children:
+                        left = pred.child_by_field_name("left")
+                        if left is not None and left.type == "type_identifier":
+                            name = left.text.decode()
+                            if name in generics and generics[name] is None:
+                                generics[name] = _first_bound(pred.child_by_field_name("bounds"))
         stack.append(sc)
         self.scopes.append(sc)
         self.starts.append(node.start_byte)
@@ -302,10 +310,15 @@ class _Extractor:
             body = node.child_by_field_name("body")
             kind = _KINDS[t]
             sig = self.header(node, body if t != "type_item" else None)
-            self.add_def(None, name_node, kind, container, node, sig, self.doc(node), name)
+            i = self.add_def(None, name_node, kind, container, node, sig, self.doc(node), name)
             self.bind_item(scope, name)
             sc = self.push(stack, "item", name, scope, node)
-            if body is not None and t != "type_item":
+            if t == "type_item":   # `type Map = BTreeMap<..>`: Map's members are BTreeMap's
+                ty = node.child_by_field_name("type")
+                if ty is not None:
+                    self.deferred_types.append((i, sc, ty))
+                    self.type_aliases.append(i)
+            elif body is not None:
                 self.members(body, sc)
         elif t == "trait_item":
             body = node.child_by_field_name("body")
@@ -569,6 +582,18 @@ class _Extractor:
             s = s.parent
         return None
 
+    def bound_of(self, scope, name):
+        """(first trait bound node, scope declaring it) of generic parameter `name`."""
+        s = scope
+        while s is not None:
+            g = s.generics
+            if g is not None and name in g:
+                return g[name], s
+            if s.kind == "module":
+                break
+            s = s.parent
+        return None, None
+
     def self_type(self, scope):
         s = scope
         while s is not None:
@@ -622,6 +647,9 @@ class _Extractor:
                     base = "rust:"
             else:
                 base = self.path(p, scope, emit)
+                if base is None and p.type in ("identifier", "type_identifier") and \
+                        self.lookup(scope, p.text.decode("utf-8", "replace")) is GENERIC:
+                    base = self.type_target(p, scope)   # `D::Error` where `D: Deserializer`: the trait's
             if base is None:
                 if emit and p is not None and n.type in ("identifier", "type_identifier"):
                     self.ref(n, None, "attr")
@@ -648,8 +676,9 @@ class _Extractor:
                 return self.type_target(q, scope)
         return None
 
-    def type_target(self, node, scope):
-        """The type a type expression names, for members looked up on its values (no uses emitted)."""
+    def type_target(self, node, scope, bounds=True):
+        """The type a type expression names, for members looked up on its values (no uses emitted);
+        a generic parameter stands for its first trait bound unless `bounds` is False."""
         for _ in range(8):
             t = node.type
             if t in ("reference_type", "pointer_type"):
@@ -663,8 +692,20 @@ class _Extractor:
                         node = inner[0]
                         continue
                 node = base
-            elif t in ("type_identifier", "scoped_type_identifier", "identifier", "scoped_identifier"):
+            elif t == "type_identifier" or t == "identifier":
+                name = node.text.decode("utf-8", "replace")
+                if self.lookup(scope, name) is GENERIC:   # `v: V` where `V: Visitor`: the trait's methods
+                    if not bounds:
+                        return None
+                    node, scope = self.bound_of(scope, name)
+                    if node is None:
+                        return None
+                    continue
                 return self.path(node, scope, emit=False)
+            elif t in ("scoped_type_identifier", "scoped_identifier"):
+                return self.path(node, scope, emit=False)
+            elif t in ("abstract_type", "dynamic_type"):   # `impl Read`, `dyn Error`
+                node = node.child_by_field_name("trait")
             else:
                 return None
             if node is None:
@@ -674,7 +715,7 @@ class _Extractor:
     # ---- impl blocks -------------------------------------------------------------------
     def impl(self, node, sc):
         ty, trait = node.child_by_field_name("type"), node.child_by_field_name("trait")
-        target = self.type_target(ty, sc) if ty is not None else None
+        target = self.type_target(ty, sc, bounds=False) if ty is not None else None   # `impl<T: X> Y for T`: not X's
         if target is None and ty is not None:
             inner = ty
             while inner is not None and inner.type in ("reference_type", "pointer_type"):
@@ -1054,6 +1095,10 @@ class _Extractor:
                     d[0] = f"{q}.{d[1]}"
                 d[3] = q
             out.append(tuple(d))
+        for i in self.type_aliases:
+            d = defs[i]
+            if d[0] is not None and d[13]:
+                self.facts.bases.append((d[0], d[13]))
 
 
 def _token_items(tt, ex):
@@ -1125,6 +1170,16 @@ _NOT_LEADING = frozenset({"identifier", "self", "super", "crate", "primitive_typ
 
 def _start(node):
     return node.start_byte
+
+
+def _first_bound(bounds):
+    """The first trait (a path) in `T: A + B + 'a`, or None."""
+    if bounds is None:
+        return None
+    for b in bounds.named_children:
+        if b.type in ("type_identifier", "scoped_type_identifier", "generic_type"):
+            return b
+    return None
 
 
 def _join(base: str, name: str) -> str:

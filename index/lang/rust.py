@@ -19,6 +19,7 @@ Speed: items and uses are few and walked in Python; every reference comes from o
 from __future__ import annotations
 
 import re
+import threading
 from bisect import bisect_right
 
 import tree_sitter_rust
@@ -76,17 +77,15 @@ _WS = re.compile(r"\s+")
 
 class _Scope:
     """A module (file or inline `mod`), function, impl, trait or generic item: where names bind."""
-    __slots__ = ("kind", "name", "parent", "end", "qual_", "bindings", "stars", "generics", "locals", "mod",
-                 "self_type", "node", "env")
+    __slots__ = ("kind", "name", "parent", "end", "qual_", "bindings", "stars", "generics", "locals", "mod", "env")
 
-    def __init__(self, kind, name, parent, end, node=None):
-        self.kind, self.name, self.parent, self.end, self.node = kind, name, parent, end, node
-        self.qual_ = None
-        self.bindings = None
-        self.stars = False
-        self.generics = None
-        self.locals = None
-        self.self_type = None
+    def __init__(self, kind, name, parent, end):
+        self.kind, self.name, self.parent, self.end = kind, name, parent, end
+        self.qual_ = None       # set for modules and impls; others derive it from the parent
+        self.bindings = None    # name -> qualname (None: an item of this scope)
+        self.stars = False      # the module has a glob import
+        self.generics = None    # name -> first trait bound node (or None)
+        self.locals = None      # name -> ("type", type node) | ("value", expression node)
         self.env = None   # the nearest scope whose names differ from its parent's (memo key for uses)
         self.mod = self if kind == "module" else parent.mod
 
@@ -119,7 +118,7 @@ class _Extractor:
         self.facts = FileFacts()
         self.defs = []          # [qual|None, name, kind, scope|None, row...]: scope-relative quals finished at the end
         self.def_names = set()  # start bytes of identifiers that name a definition (not uses)
-        self.deferred_types = []   # (def index, scope, type node, mode)
+        self.deferred_types = []   # (def index, scope, type node): value types, read once uses are bound
         self.templates = {}     # macro name -> items its body declares
         self.expanded = set()
         self.starts = []        # scope start bytes, parallel to self.scopes
@@ -128,7 +127,7 @@ class _Extractor:
         self.type_aliases = []   # indexes into self.defs of `type X = Y;` items
         self.doc_rows = {}       # row -> text of a `///` line (a `/** */` block: its last row -> its text)
         self.attr_rows = set()   # rows covered by attributes (between a doc comment and its item)
-        self.memo = {}           # (scope, name, path?) -> first()'s answer
+        self.memo = {}           # (scope environment, text, kind) -> what a use there means
 
     # ---- positions --------------------------------------------------------------------
     def col(self, row: int, bcol: int) -> int:
@@ -221,13 +220,12 @@ class _Extractor:
                     self.doc_rows[node.start_point[0]] = text[3:].decode("utf-8", "replace").rstrip("\r\n")
             elif not text.startswith(b"/***"):
                 self.doc_rows[node.end_point[0]] = "\n".join(_block_doc(text))
-        mod = _Scope("module", None, None, root.end_byte + 1, root)
+        mod = _Scope("module", None, None, root.end_byte + 1)
         mod.qual_ = self.module
         self.scopes, self.starts = [mod], [-1]
         parent_mod = self.module.rpartition(".")[0] if "." in self.module else None
         self.defs.append([self.module, self.module.rpartition(".")[2].rpartition("/")[2].replace("rust:", ""), "module",
-                          None, 0, 0, root.end_point[0], 0, 0, 0, 0, None, self.inner_doc(root), None])
-        self.defs[-1][3] = parent_mod   # container of the module itself (a string, not a scope)
+                          parent_mod, 0, 0, root.end_point[0], 0, 0, 0, 0, None, self.inner_doc(root), None])
         uses, impls, externs = [], [], []
         hard = []   # byte ranges whose identifiers are not uses: use trees, attributes, macro bodies
         attr_rows = self.attr_rows
@@ -265,7 +263,7 @@ class _Extractor:
         return self.facts
 
     def push(self, stack, kind, name, parent, node):
-        sc = _Scope(kind, name, parent, node.end_byte, node)
+        sc = _Scope(kind, name, parent, node.end_byte)
         tp = node.child_by_field_name("type_parameters")
         if tp is not None:
             generics = sc.generics = {}   # name -> its first trait bound (a value of type T has the trait's methods)
@@ -407,7 +405,7 @@ class _Extractor:
             right = rule.child_by_field_name("right")
             if right is None:
                 continue
-            found.extend(_token_items(right, self))
+            found.extend(_token_items(right))
         if found:
             self.templates[name] = found
 
@@ -458,7 +456,7 @@ class _Extractor:
         t = node.type
         if t == "scoped_use_list":
             path = node.child_by_field_name("path")
-            base = self.use_path(path, prefix, scope) if path is not None else (prefix or self.leading(node, scope))
+            base = self.use_path(path, prefix, scope) if path is not None else (prefix or self.leading(node))
             lst = node.child_by_field_name("list")
             if lst is not None and base is not None:
                 for child in lst.named_children:
@@ -513,7 +511,7 @@ class _Extractor:
         if t == "scoped_identifier":
             path, name = node.child_by_field_name("path"), node.child_by_field_name("name")
             if path is None:
-                base = prefix if prefix is not None else self.leading(node, scope, use=True)
+                base = prefix if prefix is not None else self.leading(node)
             else:
                 base = self.use_path(path, prefix, scope)
             if base is None or name is None:
@@ -542,7 +540,7 @@ class _Extractor:
         self.facts.imports.add(f"rust:{name}")
         return f"rust:{name}"
 
-    def leading(self, node, scope, use=False):
+    def leading(self, node):
         """`::name` (or a bare `::{...}`): an extern crate (2018) or the crate root (2015)."""
         if self.edition == "2015":
             name = node.child_by_field_name("name")
@@ -728,7 +726,6 @@ class _Extractor:
                 base = text.split("<", 1)[0]
                 target = f"rust:{_STD_TYPES[base]}" if base in _STD_TYPES else f"{sc.mod.qual()}.{text}"
         sc.qual_ = target
-        sc.self_type = target
         if trait is not None and target is not None:
             tt = self.path(trait, sc.parent, emit=False)
             if tt is not None:
@@ -955,10 +952,6 @@ class _Extractor:
         return None
 
     # ---- macro arguments: paths in the token stream ----------------------------------------
-    def macro_path(self, node, scope):
-        """`serde::forward_to_deserialize_any!` and such: a path whose last segment is a macro."""
-        self.path(node, scope)
-
     def tokens(self, tt, scope, depth):
         """Paths, calls, uppercase names and `x.field` in a macro's argument tokens
         (`tri!(de::Error::custom(x))`, `format!("{}", c.describe())`)."""
@@ -1101,7 +1094,7 @@ class _Extractor:
                 self.facts.bases.append((d[0], d[13]))
 
 
-def _token_items(tt, ex):
+def _token_items(tt):
     """(kind, name node, signature span, doc, [(fn name node, span, doc)]) for `trait X`, `struct X`,
     `fn x` ... at the top of a macro body, with a trait's `fn` members one level down."""
     out = []
@@ -1223,14 +1216,14 @@ def _count_errors(node) -> int:
     return n
 
 
-_PARSER = None
+_LOCAL = threading.local()   # one parser per thread: the server extracts live buffers from its thread pool
 
 
 def parse(src: bytes):
-    global _PARSER
-    if _PARSER is None:
-        _PARSER = Parser(LANGUAGE)
-    return _PARSER.parse(src)
+    parser = getattr(_LOCAL, "parser", None)
+    if parser is None:
+        parser = _LOCAL.parser = Parser(LANGUAGE)
+    return parser.parse(src)
 
 
 def project(root: str, paths: list[str]) -> dict:

@@ -421,6 +421,14 @@ async def test_workspace_symbols(client: LanguageClient):
     assert kinds["Shape"] == types.SymbolKind.Interface
     kinds = {s.name: s.kind for s in await client.workspace_symbol_async(types.WorkspaceSymbolParams(query="Meters"))}
     assert kinds["Meters"] == types.SymbolKind.EnumMember
+    # the search filters: language (and its `rs` alias), kind, repo
+    got = await client.workspace_symbol_async(types.WorkspaceSymbolParams(query="lang:rust kind:method area"))
+    assert {(s.name, s.kind) for s in got} == {("area", types.SymbolKind.Method)}   # the trait's, Circle's, Square's
+    assert len(got) == 3
+    got = await client.workspace_symbol_async(types.WorkspaceSymbolParams(query="lang:rs repo:render area"))
+    assert [s.name for s in got] == ["area", "total_area"]                           # exact, then substring
+    assert (got[0].location.uri, got[0].location.range.start.line) == where(client, *API, "fn area(&self) -> f64 {", "area")[:2]
+    assert list(await client.workspace_symbol_async(types.WorkspaceSymbolParams(query="lang:go Circle")) or []) == []
 
 
 # ---------------------------------------------------------------------------- (c) real code

@@ -222,6 +222,26 @@ impl<T: de::Deserialize> Wrapper for T { fn wrap(self) {} }
     assert [d[0] for d in f.defs if d[1] == "wrap"] == ["rust:json.de.T.wrap"]
 
 
+def test_glob_import_in_a_function_and_variant_constructors():
+    lines = ["enum Kind { One(u8), Two }",
+             "fn f(k: Kind) -> Kind { use self::Kind::*; match k { One(b) => Two, Two => One(1) } }",
+             "fn g() -> Kind { Two }"]
+    f = facts_of("\n".join(lines) + "\n", "rust:m")
+
+    def at(row, word, nth=0):
+        col = -1
+        for _ in range(nth + 1):
+            col = lines[row].index(word, col + 1)
+        return row, col, word
+
+    uses = sorted((r[0], r[1], r[3], r[4]) for r in f.refs if r[5] != "import")
+    assert uses == sorted([
+        (*at(1, "Kind"), "rust:m.Kind"), (*at(1, "Kind", 1), "rust:m.Kind"),   # the glob does not hide the enum
+        (*at(1, "One(b)")[:2], "One", "rust:m.Kind.One"), (*at(1, "Two"), "rust:m.Kind.Two"),
+        (*at(1, "Two", 1), "rust:m.Kind.Two"), (*at(1, "One(1)")[:2], "One", "rust:m.Kind.One"),   # one use each
+        (*at(2, "Kind"), "rust:m.Kind"), (*at(2, "Two"), None)])                                    # no glob in g
+
+
 def test_macro_body_items_and_macro_arguments():
     src = '''macro_rules! declare_error_trait {
     (Error: Sized) => {

@@ -478,7 +478,9 @@ class _Extractor:
             if target is not None:
                 if scope.kind == "module":
                     self.facts.aliases.append((scope.qual(), target, 1, line))
-                scope.mod.stars = True
+                    scope.stars = True
+                else:   # `use self::Kind::*;` in a function: its names, there only
+                    scope.bind("*", target if scope.bindings is None or "*" not in scope.bindings else GENERIC)
         elif t == "self":   # `use a::b::{self}`
             if prefix is not None:
                 self.bind_use(scope, prefix.rpartition(".")[2], prefix, line)
@@ -564,20 +566,25 @@ class _Extractor:
     def lookup(self, scope, name):
         """What a name means in a scope: a qualname, GENERIC, or None (not bound in this module)."""
         s = scope
+        glob = None
         while s is not None:
             b = s.bindings
-            if b is not None and name in b:
-                v = b[name]
-                if v is None:
-                    q = s.qual()
-                    return f"{q}.{name}" if q is not None else None
-                return v
+            if b is not None:
+                if name in b:
+                    v = b[name]
+                    if v is None:
+                        q = s.qual()
+                        return f"{q}.{name}" if q is not None else None
+                    return v
+                glob = glob or b.get("*")   # a glob import in a function: last resort (two of them: GENERIC)
             g = s.generics
             if g is not None and name in g:
                 return GENERIC
             if s.kind == "module":
-                return None
+                break
             s = s.parent
+        if glob is not None and glob is not GENERIC and name[:1].isupper() and name not in PRELUDE:
+            return f"{glob}.{name}"
         return None
 
     def bound_of(self, scope, name):
@@ -818,7 +825,8 @@ class _Extractor:
         col = self.col
         sstarts, scopes = self.starts, self.scopes
         idents = [n for n in caps.get("ident", ()) if 64 < src[n.start_byte] < 91]   # upper-case: consts, variants, unit structs
-        for kind, nodes in (("type", caps.get("type", ())), ("name", idents), ("call", caps.get("call", ()))):
+        calls = [n for n in caps.get("call", ()) if not 64 < src[n.start_byte] < 91]  # `Variant(x)` is among idents
+        for kind, nodes in (("type", caps.get("type", ())), ("name", idents), ("call", calls)):
             for node in nodes:
                 s = node.start_byte
                 if s in def_names:

@@ -77,7 +77,8 @@ KINDS = tuple(sorted(STRONG | VALUE))
 # The registry: module names under index/lang/ (python lives in index/python.py for history).
 MODULES = ("crossnav.index.python", "crossnav.index.lang.go", "crossnav.index.lang.csharp", "crossnav.index.lang.ruby",
            "crossnav.index.lang.c", "crossnav.index.lang.cpp", "crossnav.index.lang.java", "crossnav.index.lang.kotlin",
-           "crossnav.index.lang.typescript", "crossnav.index.lang.javascript")
+           "crossnav.index.lang.typescript", "crossnav.index.lang.javascript",
+           "crossnav.index.lang.rust")
 
 
 UNAVAILABLE: dict = {}   # module name -> why it did not import (a grammar wheel missing or incompatible)

@@ -41,6 +41,7 @@ class Resolver:
 
     def __init__(self):
         self._memo: dict[str, str | None] = {}
+        self._cut = False   # a cycle or the depth limit ended a branch of the current resolution
 
     def canonical(self, target: str | None) -> str | None:
         if not target:
@@ -51,10 +52,15 @@ class Resolver:
         if q in self._memo:
             return self._memo[q]
         if depth > MAX_DEPTH or q in seen:
+            self._cut = True
             return None
-        seen = seen | {q}
-        result = self._resolve_uncached(q, depth, seen)
-        self._memo[q] = result
+        outer, self._cut = self._cut, False
+        result = self._resolve_uncached(q, depth, seen | {q})
+        # A "not found" reached while a cycle or the depth limit cut a branch short depends on where
+        # the walk started (which target came first): remember it only when nothing was cut.
+        if result is not None or not self._cut:
+            self._memo[q] = result
+        self._cut = self._cut or outer
         return result
 
     def _value_class(self, q, depth, seen):

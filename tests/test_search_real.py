@@ -36,7 +36,8 @@ def rg(repos: dict[str, Path], indexed, *args: str) -> set:
         pytest.skip("ripgrep not installed")
     got = set()
     for name, root in repos.items():
-        out = subprocess.run([RG, "--no-ignore", "--hidden", "-g", "*.py", "-g", "*.pyi", "-g", "!.git",
+        # every file type: crossnav indexes more languages than Python; `indexed` keeps its files
+        out = subprocess.run([RG, "--no-ignore", "--hidden", "-g", "!.git",
                               "-n", "--no-heading", "--with-filename", *args, "--", "."],
                              cwd=root, capture_output=True, text=True, errors="replace")
         assert out.returncode in (0, 1), out.stderr

@@ -617,6 +617,8 @@ class _Extractor:
 
     def refs(self, root):
         caps = QueryCursor(self.g.refs).captures(root)
+        for nodes in caps.values():   # py-tree-sitter gives no fixed order; the passes below need document order
+            nodes.sort(key=lambda n: n.start_byte)
         self._fstarts = [f[0] for f in self.funcs]
         locals_: dict[int, dict] = {}
         skip = set()

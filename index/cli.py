@@ -164,6 +164,11 @@ def _summary(results, elapsed, db_path: Path, verbose: bool):
     size = db_path.stat().st_size if db_path.exists() else 0
     out.print(f"{len(results)} repos, {sum(r.parsed for r in results)} files parsed ({lines:,} lines) "
               f"in {elapsed:.1f}s, {rate}; database {db_path} ({_size(size)})")
+    languages: Counter = Counter()
+    for r in results:
+        languages.update(r.languages)
+    if len(languages) > 1:
+        out.print("lines parsed by language: " + ", ".join(f"{name} {n:,}" for name, n in languages.most_common()))
     if skipped:
         out.print("skipped: " + ", ".join(f"{n} {reason}" for reason, n in skipped.most_common()))
     warnings = [w for r in results for w in (f"{r.name}: {x}" for x in r.warnings)]

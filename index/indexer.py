@@ -17,8 +17,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from . import content, ownership, resolve, store
-from .repos import LANGUAGES, Repo, blob_id, module_for, source_files
+from . import content, lang, ownership, resolve, store
+from .repos import Repo, blob_id, language_and_module, layout, source_files
 
 DEFAULT_MAX_FILE_SIZE = 2 * 1024 * 1024
 _CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
@@ -35,6 +35,7 @@ class RepoResult:
     refs: int = 0
     lines: int = 0            # lines parsed this run
     skipped: Counter = field(default_factory=Counter)
+    languages: Counter = field(default_factory=Counter)   # lines parsed this run, per language
     warnings: list = field(default_factory=list)
     seconds: float = 0.0
 
@@ -45,8 +46,8 @@ def _init_worker():
 
 def parse_file(job):
     """Worker: read, check and extract one file. Returns (path, blob, size, lines, facts|None, skip_reason|None)."""
-    root, path, module, is_pkg, blob, max_size = job
-    from .python import extract
+    root, path, language, module, is_pkg, project, blob, max_size = job
+    lg = lang.by_name(language)
     full = os.path.join(root, path)
     try:
         size = os.path.getsize(full)
@@ -62,10 +63,10 @@ def parse_file(job):
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
-        data = _recode(data)
+        data = _recode(data) if language == "python" else None
         if data is None:
-            return path, blob, size, 0, None, "not UTF-8 and no valid coding declaration"
-    facts = extract(data, module, is_pkg)
+            return path, blob, size, 0, None, ("not UTF-8 and no valid coding declaration" if language == "python" else "not UTF-8")
+    facts = lg.extract(data, lang.Unit(path, root, module, is_pkg, project))
     facts.ascii = data.isascii()
     facts.content = content.pack(data)   # code search: the text, stored by _write
     return path, blob, size, data.count(b"\n") + 1, facts, None
@@ -135,6 +136,7 @@ class Indexer:
         if repo_id is not None:
             old = {p: (fid, b) for fid, p, b in conn.execute("SELECT id, path, blob FROM files WHERE repo_id = ?", (repo_id,))}
         current = source_files(repo)
+        layout(repo, current)
         todo = []
         for path, blob in sorted(current.items()):
             prev = old.get(path)
@@ -150,8 +152,8 @@ class Indexer:
                             continue
                 except OSError:
                     pass
-            module, is_pkg = module_for(repo, path)
-            todo.append((str(repo.root), path, module, is_pkg, blob, self.max_file_size))
+            lg, module, is_pkg = language_and_module(repo, path)
+            todo.append((str(repo.root), path, lg.NAME, module, is_pkg, repo.projects.get(lg.NAME) or {}, blob, self.max_file_size))
         removed = [p for p in old if p not in current]
         stale = [old[p][0] for p in removed] + [old[j[1]][0] for j in todo if j[1] in old]
         res.removed = len(removed)
@@ -210,15 +212,16 @@ class Indexer:
                     res.skipped[reason] += 1
                     conn.execute("INSERT INTO skipped(repo_id, path, reason) VALUES (?, ?, ?)", (repo_id, path, reason))
                     continue
-                module, _ = module_for(repo, path)
+                lg, module, _ = language_and_module(repo, path)
                 cur = conn.execute(
                     "INSERT INTO files(repo_id, path, language, module, size, blob, lines, ascii, errors) VALUES (?,?,?,?,?,?,?,?,?)",
-                    (repo_id, path, LANGUAGES[os.path.splitext(path)[1]], module, size, blob, lines, facts.ascii, facts.errors))
+                    (repo_id, path, lg.NAME, module, size, blob, lines, facts.ascii, facts.errors))
                 fid = cur.lastrowid
                 if getattr(facts, "content", None) is not None:   # code search (content.py)
                     content.insert(conn, blob, facts.content, fts=not self.bulk)
                 res.parsed += 1
                 res.lines += lines
+                res.languages[lg.NAME] += lines
                 defs_rows.extend((fid, repo_id) + d for d in facts.defs)
                 refs_rows.extend((fid, repo_id) + r for r in facts.refs)
                 alias_rows.extend((fid,) + a for a in facts.aliases)

@@ -10,12 +10,17 @@ Positions are 0-based lines and columns in Unicode code points (see docs/archite
 from __future__ import annotations
 
 import builtins
+import configparser
+import os
+import tomllib
 from bisect import bisect_right
-from dataclasses import dataclass, field
 from itertools import accumulate
+from pathlib import Path
 
 import tree_sitter_python
 from tree_sitter import Language, Parser
+
+from .lang import FileFacts, Unit
 
 PY_LANGUAGE = Language(tree_sitter_python.language())
 BUILTINS = frozenset(dir(builtins)) | {"__file__", "__name__", "__doc__", "__spec__", "__path__",
@@ -26,15 +31,12 @@ _PLUS1 = (1).__add__
 LOCAL = None  # binding marker: a function-local name, never stored as a reference
 
 
-@dataclass
-class FileFacts:
-    defs: list = field(default_factory=list)      # (qualname, name, kind, container, line, col, end_line, end_col, name_line, name_col, name_end_col, signature, doc, type)
-    refs: list = field(default_factory=list)      # (line, col, end_col, name, target|None, kind)
-    aliases: list = field(default_factory=list)   # (alias, target, star, line)
-    bases: list = field(default_factory=list)     # (class qualname, base target)
-    imports: set = field(default_factory=set)     # top-level packages this file imports
-    errors: int = 0                               # syntax error nodes tree-sitter recovered from
-    ascii: bool = False                           # the source is pure ASCII (set by the indexer)
+# The language interface (index/lang/__init__.py). Python's qualified names carry no prefix.
+NAME = "python"
+EXTENSIONS = (".py", ".pyi")
+SEARCH_NAMES = ("python", "py")
+PREFIX = ""
+FENCE = "python"
 
 
 class _Scope:
@@ -912,6 +914,124 @@ def parse(src: bytes):
     return _parser.parse(src)
 
 
-def extract(src: bytes, module: str, is_package: bool = False) -> FileFacts:
-    """All facts of one Python source file (UTF-8 bytes)."""
-    return _Extractor(src, module, is_package).run(parse(src))
+def extract(src: bytes, unit: Unit | str, is_package: bool = False) -> FileFacts:
+    """All facts of one Python source file (UTF-8 bytes); `unit` may also be a bare module name."""
+    if isinstance(unit, Unit):
+        unit, is_package = unit.module, unit.is_package
+    return _Extractor(src, unit, is_package).run(parse(src))
+
+
+def module_of(project: dict, path: str) -> tuple[str, bool]:
+    """Dotted module name of a repo-relative path, relative to the deepest import root holding it."""
+    for root in project.get("import_roots") or ("",):
+        if not root:
+            return module_name_for(path)
+        if path.startswith(root + "/"):
+            return module_name_for(path[len(root) + 1:])
+    return module_name_for(path)
+
+
+# ---- the repo layout: import roots and provided packages ---------------------------------------
+from .repos import SKIP_DIRS  # noqa: E402  (repos imports the language registry lazily)
+
+
+def project(root: str, paths: list[str]) -> dict:
+    """Import roots (deepest first, "" = the repo root) and the top-level packages the repo
+    provides (src/ layout, pyproject/setup.cfg configuration, or the root), and its dist name."""
+    root = Path(root)
+    roots: list[tuple[str, str]] = []
+    packages: list[tuple[str, str, str]] = []
+    cfg_roots, dist = _configured_roots(root)
+    for r in cfg_roots:
+        if (root / r).is_dir():
+            roots.append((r, "config"))
+    if (root / "src").is_dir() and not any(r == "src" for r, _ in roots):
+        roots.append(("src", "src-layout"))
+    roots.sort(key=lambda r: -len(r[0]))
+    import_roots = [r for r, _ in roots] + [""]
+    seen = set()
+    for rel, source in roots + [("", "root")]:
+        base = root / rel if rel else root
+        try:
+            entries = sorted(os.scandir(base), key=lambda e: e.name)
+        except OSError:
+            continue
+        for e in entries:
+            name = e.name
+            if name.startswith((".", "_")) and name != "__init__.py" or name in SKIP_DIRS:
+                continue
+            if not rel and name in ("tests", "test", "docs", "doc", "examples", "benchmarks", "scripts", "src", "build", "dist"):
+                continue
+            if e.is_dir() and name.isidentifier():
+                if (Path(e.path) / "__init__.py").exists() or _has_python(Path(e.path)):
+                    pkg = name
+                else:
+                    continue
+            elif e.is_file() and name.endswith(".py") and name[:-3].isidentifier() and name not in ("setup.py", "conftest.py", "noxfile.py", "tasks.py", "fabfile.py"):
+                pkg = name[:-3]
+            else:
+                continue
+            if pkg not in seen:
+                seen.add(pkg)
+                packages.append((pkg, rel, source))
+    return {"import_roots": import_roots, "packages": packages, "dist": dist}
+
+
+def _has_python(d: Path, depth: int = 3) -> bool:
+    """Python modules in `d`, or below it in identifier-named folders: a PEP 420 namespace
+    package such as `acme/utils/strings.py` (no `acme/__init__.py`) still provides `acme`."""
+    try:
+        entries = list(os.scandir(d))
+    except OSError:
+        return False
+    if any(e.name.endswith(".py") and e.is_file() for e in entries):
+        return True
+    return depth > 0 and any(e.is_dir() and e.name.isidentifier() and e.name not in SKIP_DIRS
+                             and _has_python(Path(e.path), depth - 1) for e in entries)
+
+
+def _configured_roots(root: Path) -> tuple[list[str], str | None]:
+    """Package directories named by pyproject.toml / setup.cfg, and the distribution name."""
+    roots: list[str] = []
+    dist = None
+    pp = root / "pyproject.toml"
+    if pp.is_file():
+        try:
+            data = tomllib.loads(pp.read_text(encoding="utf-8", errors="replace"))
+        except (tomllib.TOMLDecodeError, OSError):
+            data = {}
+        tool = data.get("tool", {}) if isinstance(data, dict) else {}
+        dist = (data.get("project") or {}).get("name") or (tool.get("poetry") or {}).get("name")
+        st = tool.get("setuptools", {}) or {}
+        pd = st.get("package-dir") or {}
+        if isinstance(pd, dict) and isinstance(pd.get(""), str):
+            roots.append(pd[""].strip("/"))
+        find = (st.get("packages") or {}) if isinstance(st.get("packages"), dict) else {}
+        for w in (find.get("find") or {}).get("where", []) or []:
+            if isinstance(w, str) and w not in (".", ""):
+                roots.append(w.strip("/"))
+        for p in (tool.get("poetry") or {}).get("packages", []) or []:
+            if isinstance(p, dict) and isinstance(p.get("from"), str):
+                roots.append(p["from"].strip("/"))
+        hatch = (((tool.get("hatch") or {}).get("build") or {}).get("targets") or {}).get("wheel") or {}
+        for p in hatch.get("packages", []) or []:
+            if isinstance(p, str) and "/" in p.strip("/"):
+                roots.append(p.strip("/").rsplit("/", 1)[0])
+    sc = root / "setup.cfg"
+    if sc.is_file():
+        cp = configparser.ConfigParser(interpolation=None)
+        try:
+            cp.read_string(sc.read_text(encoding="utf-8", errors="replace"))
+            dist = dist or cp.get("metadata", "name", fallback=None)
+            pdir = cp.get("options", "package_dir", fallback="")
+            for line in pdir.splitlines():
+                k, _, v = line.partition("=")
+                if k.strip() == "" and v.strip():
+                    roots.append(v.strip().strip("/"))
+            where = cp.get("options.packages.find", "where", fallback="").strip()
+            if where and where != ".":
+                roots.append(where.strip("/"))
+        except (configparser.Error, OSError):
+            pass
+    return list(dict.fromkeys(r for r in roots if r)), dist
+

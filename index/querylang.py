@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 import regex
 
+from . import lang as _lang
+
 # ---------------------------------------------------------------------------- errors
 
 
@@ -107,9 +109,9 @@ LANGS = {
     "php": "php", "scala": "scala", "swift": "swift", "shell": "shell", "sh": "shell", "bash": "shell",
     "sql": "sql", "yaml": "yaml", "yml": "yaml", "json": "json", "markdown": "markdown", "md": "markdown",
 }
-KINDS = ("module", "class", "function", "method", "property", "attribute", "variable", "constant", "parameter")
+KINDS = tuple(sorted(set(_lang.KINDS) | {"attribute"}))   # every language's definition kinds (index/lang)
 KIND_ALIASES = {"func": "function", "def": "function", "fn": "function", "const": "constant", "var": "variable",
-                "field": "attribute", "attr": "attribute", "param": "parameter", "type": "class"}
+                "attr": "attribute", "param": "parameter", "ns": "namespace", "ctor": "constructor"}
 
 
 # ---------------------------------------------------------------------------- tokenizer
@@ -452,8 +454,8 @@ def _apply_global(q: Query, f: Filter) -> None:
 
 def _check_filter(f: Filter) -> None:
     if f.name == "lang":
-        if f.value.lower() not in LANGS:
-            raise QueryError(f"unknown language {f.value!r} (known: {', '.join(sorted(set(LANGS)))})", f.column)
+        if f.value.lower() not in _langs():
+            raise QueryError(f"unknown language {f.value!r} (known: {', '.join(sorted(set(_langs())))})", f.column)
     elif f.name == "kind":
         k = f.value.lower()
         if k not in KINDS and k not in KIND_ALIASES:
@@ -475,8 +477,13 @@ def walk(node):
         yield from walk(node.child)
 
 
+def _langs() -> dict:
+    """What people type after `lang:` -> files.language: the table above plus every registered language's names."""
+    return {**LANGS, **_lang.search_names()}
+
+
 def lang_of(value: str) -> str:
-    return LANGS[value.lower()]
+    return _langs()[value.lower()]
 
 
 def kind_of(value: str) -> str:

@@ -1,15 +1,15 @@
-"""What a repo on disk is: its git facts, its source files with blob ids, its Python import roots."""
+"""What a repo on disk is: its git facts, its source files with blob ids, and what each language's
+manifests say about it (index/lang: `project()`)."""
 from __future__ import annotations
 
-import configparser
 import hashlib
 import os
 import subprocess
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-LANGUAGES = {".py": "python", ".pyi": "python"}
+from . import lang
+
 SKIP_DIRS = {".git", "node_modules", ".venv", "venv", ".tox", ".nox", "site-packages", "__pycache__",
              ".mypy_cache", ".pytest_cache", ".eggs"}
 
@@ -26,8 +26,8 @@ class Repo:
     head: str | None = None
     branch: str | None = None
     dist: str | None = None
-    import_roots: list[str] = field(default_factory=list)   # repo-relative, deepest first; "" = repo root
-    packages: list[tuple[str, str, str]] = field(default_factory=list)  # (package, import_root, source)
+    packages: list[tuple[str, str, str]] = field(default_factory=list)  # (package, import_root, source), every language
+    projects: dict = field(default_factory=dict)   # language name -> that language's project() for this repo
 
 
 def _git(root: Path, *args: str) -> str | None:
@@ -78,7 +78,6 @@ def open_repo(path: Path, name: str | None = None) -> Repo:
     repo.head = head.strip() if head else None
     branch = _git(path, "symbolic-ref", "--short", "-q", "HEAD")
     repo.branch = branch.strip() if branch else None
-    _python_layout(repo)
     return repo
 
 
@@ -114,116 +113,29 @@ def source_files(repo: Repo) -> dict[str, str | None]:
 
 
 def _wanted(path: str) -> bool:
-    ext = os.path.splitext(path)[1]
-    if ext not in LANGUAGES:
+    if lang.for_path(path) is None:
         return False
     return not any(part in SKIP_DIRS for part in path.split("/")[:-1])
 
 
-def module_for(repo: Repo, path: str) -> tuple[str, bool]:
-    """Dotted module name of a repo-relative .py path, relative to the deepest import root holding it."""
-    from .python import module_name_for
-    for root in repo.import_roots:
-        if not root:
-            return module_name_for(path)
-        if path.startswith(root + "/"):
-            return module_name_for(path[len(root) + 1:])
-    return module_name_for(path)
+def layout(repo: Repo, paths) -> None:
+    """Ask every language that has files in the repo what its manifests say (once per run)."""
+    by_lang: dict = {}
+    for path in paths:
+        lg = lang.for_path(path)
+        if lg is not None:
+            by_lang.setdefault(lg.NAME, (lg, []))[1].append(path)
+    repo.projects, repo.packages, repo.dist = {}, [], None
+    for name, (lg, lang_paths) in sorted(by_lang.items()):
+        project = lg.project(str(repo.root), lang_paths)
+        repo.projects[name] = project
+        repo.packages.extend(project.get("packages", ()))
+        repo.dist = repo.dist or project.get("dist")
 
 
-def _python_layout(repo: Repo) -> None:
-    """Import roots and the top-level packages the repo provides (src/ layout, config, or root)."""
-    root = repo.root
-    roots: list[tuple[str, str]] = []
-    cfg_roots, repo.dist = _configured_roots(root)
-    for r in cfg_roots:
-        if (root / r).is_dir():
-            roots.append((r, "config"))
-    if (root / "src").is_dir() and not any(r == "src" for r, _ in roots):
-        roots.append(("src", "src-layout"))
-    roots.sort(key=lambda r: -len(r[0]))
-    repo.import_roots = [r for r, _ in roots] + [""]
-    seen = set()
-    for rel, source in roots + [("", "root")]:
-        base = root / rel if rel else root
-        try:
-            entries = sorted(os.scandir(base), key=lambda e: e.name)
-        except OSError:
-            continue
-        for e in entries:
-            name = e.name
-            if name.startswith((".", "_")) and name != "__init__.py" or name in SKIP_DIRS:
-                continue
-            if not rel and name in ("tests", "test", "docs", "doc", "examples", "benchmarks", "scripts", "src", "build", "dist"):
-                continue
-            if e.is_dir() and name.isidentifier():
-                if (Path(e.path) / "__init__.py").exists() or _has_python(Path(e.path)):
-                    pkg = name
-                else:
-                    continue
-            elif e.is_file() and name.endswith(".py") and name[:-3].isidentifier() and name not in ("setup.py", "conftest.py", "noxfile.py", "tasks.py", "fabfile.py"):
-                pkg = name[:-3]
-            else:
-                continue
-            if pkg not in seen:
-                seen.add(pkg)
-                repo.packages.append((pkg, rel, source))
+def language_and_module(repo: Repo, path: str):
+    """(language module, module qualname, is_package) of a repo-relative path."""
+    lg = lang.for_path(path)
+    module, is_pkg = lg.module_of(repo.projects.get(lg.NAME) or {}, path)
+    return lg, module, is_pkg
 
-
-def _has_python(d: Path, depth: int = 3) -> bool:
-    """Python modules in `d`, or below it in identifier-named folders: a PEP 420 namespace
-    package such as `acme/utils/strings.py` (no `acme/__init__.py`) still provides `acme`."""
-    try:
-        entries = list(os.scandir(d))
-    except OSError:
-        return False
-    if any(e.name.endswith(".py") and e.is_file() for e in entries):
-        return True
-    return depth > 0 and any(e.is_dir() and e.name.isidentifier() and e.name not in SKIP_DIRS
-                             and _has_python(Path(e.path), depth - 1) for e in entries)
-
-
-def _configured_roots(root: Path) -> tuple[list[str], str | None]:
-    """Package directories named by pyproject.toml / setup.cfg, and the distribution name."""
-    roots: list[str] = []
-    dist = None
-    pp = root / "pyproject.toml"
-    if pp.is_file():
-        try:
-            data = tomllib.loads(pp.read_text(encoding="utf-8", errors="replace"))
-        except (tomllib.TOMLDecodeError, OSError):
-            data = {}
-        tool = data.get("tool", {}) if isinstance(data, dict) else {}
-        dist = (data.get("project") or {}).get("name") or (tool.get("poetry") or {}).get("name")
-        st = tool.get("setuptools", {}) or {}
-        pd = st.get("package-dir") or {}
-        if isinstance(pd, dict) and isinstance(pd.get(""), str):
-            roots.append(pd[""].strip("/"))
-        find = (st.get("packages") or {}) if isinstance(st.get("packages"), dict) else {}
-        for w in (find.get("find") or {}).get("where", []) or []:
-            if isinstance(w, str) and w not in (".", ""):
-                roots.append(w.strip("/"))
-        for p in (tool.get("poetry") or {}).get("packages", []) or []:
-            if isinstance(p, dict) and isinstance(p.get("from"), str):
-                roots.append(p["from"].strip("/"))
-        hatch = (((tool.get("hatch") or {}).get("build") or {}).get("targets") or {}).get("wheel") or {}
-        for p in hatch.get("packages", []) or []:
-            if isinstance(p, str) and "/" in p.strip("/"):
-                roots.append(p.strip("/").rsplit("/", 1)[0])
-    sc = root / "setup.cfg"
-    if sc.is_file():
-        cp = configparser.ConfigParser(interpolation=None)
-        try:
-            cp.read_string(sc.read_text(encoding="utf-8", errors="replace"))
-            dist = dist or cp.get("metadata", "name", fallback=None)
-            pdir = cp.get("options", "package_dir", fallback="")
-            for line in pdir.splitlines():
-                k, _, v = line.partition("=")
-                if k.strip() == "" and v.strip():
-                    roots.append(v.strip().strip("/"))
-            where = cp.get("options.packages.find", "where", fallback="").strip()
-            if where and where != ".":
-                roots.append(where.strip("/"))
-        except (configparser.Error, OSError):
-            pass
-    return list(dict.fromkeys(r for r in roots if r)), dist

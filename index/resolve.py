@@ -8,7 +8,9 @@ Rules, in order (docs/architecture.md, "Resolution"):
   2. else a class/function/method/module definition with that exact name;
   3. else a variable/attribute/parameter definition with that name;
   4. else the parent is resolved and the last component looked up under it, through the
-     parent's class bases and the parent module's `from m import *`;
+     parent's class bases (a module's too: Ruby mixins), then the parent's star aliases
+     (`from m import *`; for C# and Ruby also the scope a type or namespace is written in, where
+     a bare prefix such as `cs:` is the global namespace);
   5. `callee(kw` (a keyword argument) resolves the callee, then its parameter `kw`
      (for a class: `__init__`'s parameter, or a field of that name);
   6. `x()` is the value of calling x: an instance of class x, or what function x is annotated
@@ -21,7 +23,7 @@ from __future__ import annotations
 import sqlite3
 from functools import lru_cache
 
-STRONG = {"class", "function", "method", "module", "property"}
+from .lang import CLASS_LIKE, SCOPES, STRONG, VALUE
 MAX_DEPTH = 24
 
 
@@ -55,13 +57,13 @@ class Resolver:
     def _value_class(self, q, depth, seen):
         """The class whose members a resolved name's value has, or None."""
         k = self.kind(q)
-        if k == "class":
+        if k in CLASS_LIKE:
             return q
-        if k in ("variable", "constant", "attribute", "parameter", "property"):
+        if k in VALUE:
             t = self.type_of(q)
             if t:
                 r = self._resolve(t, depth + 1, seen)
-                if r is not None and self.kind(r) == "class":
+                if r is not None and self.kind(r) in CLASS_LIKE:
                     return r
         return None
 
@@ -71,7 +73,7 @@ class Resolver:
             if c is None:
                 return None
             k = self.kind(c)
-            if k == "class":
+            if k in CLASS_LIKE:
                 return c
             if k in ("function", "method", "property"):
                 t = self.type_of(c)
@@ -82,7 +84,7 @@ class Resolver:
             c = self._resolve(callee, depth + 1, seen)
             if c is None:
                 return None
-            if self.kind(c) == "class":
+            if self.kind(c) in CLASS_LIKE:
                 for owner in self._mro(c, depth, seen):
                     for cand in (f"{owner}.__init__.{kw}", f"{owner}.{kw}"):
                         if self.kind(cand) in ("parameter", "attribute"):
@@ -107,14 +109,14 @@ class Resolver:
             if r is not None:
                 return r
         pk = self.kind(p)
-        if pk == "class":
-            for b in self._mro(p, depth, seen)[1:]:
+        if pk in CLASS_LIKE or pk in SCOPES:
+            for b in self._mro(p, depth, seen)[1:]:   # class bases; a Ruby module's included modules
                 cand = f"{b}.{last}"
                 if self.kind(cand) is not None:
                     return cand
-        elif pk == "module":
+            # `from m import *`; for C#/Ruby also the lexically enclosing scope of a type or namespace
             for s in self.stars(p):
-                r = self._resolve(f"{s}.{last}", depth + 1, seen)
+                r = self._resolve(s + last if s.endswith(":") else f"{s}.{last}", depth + 1, seen)
                 if r is not None:
                     return r
         else:
@@ -136,7 +138,7 @@ class Resolver:
             out.append(c)
             for b in self.bases(c):
                 r = self._resolve(b, depth + 1, seen)
-                if r is not None and self.kind(r) == "class":
+                if r is not None and (self.kind(r) in CLASS_LIKE or self.kind(r) in SCOPES):
                     todo.append(r)
         return out
 
@@ -157,6 +159,8 @@ class MemoryResolver(Resolver):
         self._stars: dict[str, list[str]] = {}
         for a, t, star in conn.execute("SELECT alias, target, star FROM aliases"):
             (self._stars if star else self._aliases).setdefault(a, []).append(t)
+        # the same star is stated by every file of a C# namespace or Ruby module: look each up once
+        self._stars = {a: list(dict.fromkeys(ts)) for a, ts in self._stars.items()}
         self._bases: dict[str, list[str]] = {}
         for c, b in conn.execute("SELECT class, base FROM bases"):
             self._bases.setdefault(c, []).append(b)
@@ -200,7 +204,7 @@ class SqlResolver(Resolver):
         return tuple(r[0] for r in self.conn.execute("SELECT target FROM aliases WHERE alias = ? AND star = 0", (qual,)))
 
     def _stars(self, module):
-        return tuple(r[0] for r in self.conn.execute("SELECT target FROM aliases WHERE alias = ? AND star = 1", (module,)))
+        return tuple(r[0] for r in self.conn.execute("SELECT DISTINCT target FROM aliases WHERE alias = ? AND star = 1", (module,)))
 
     def _bases(self, cls):
         return tuple(r[0] for r in self.conn.execute("SELECT base FROM bases WHERE class = ?", (cls,)))

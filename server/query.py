@@ -14,10 +14,13 @@ from functools import lru_cache
 from pathlib import Path
 
 from crossnav.index import content
+from crossnav.index.lang import STRONG
 from crossnav.index.resolve import SqlResolver
 from crossnav.index.store import default_cache_dir, open_reader
 
-MEMBER_KINDS = {"method", "attribute", "property"}
+_STRONG_SQL = ",".join(f"'{k}'" for k in sorted(STRONG))
+
+MEMBER_KINDS = {"method", "attribute", "property", "field"}
 
 
 @dataclass(frozen=True)
@@ -244,7 +247,7 @@ class Index:
         """Absolute import roots of every indexed repo (for jedi's sys.path)."""
         roots = {r.id: r.root for r in self.repos()}   # this machine's clones, when found elsewhere
         out = []
-        for r in self.q("SELECT DISTINCT repo_id, import_root FROM packages"):
+        for r in self.q("SELECT DISTINCT repo_id, import_root FROM packages WHERE instr(package, ':') = 0"):   # Python's
             root = roots.get(r["repo_id"])
             if root:
                 out.append(os.path.join(root, r["import_root"]) if r["import_root"] else root)
@@ -264,17 +267,17 @@ class Index:
 
     def defs(self, qualname: str, limit: int = 20) -> list[sqlite3.Row]:
         """Definitions of a qualified name, the repo that provides its top-level package first."""
-        top = qualname.split(".")[0]
         return self.q(
-            """SELECT d.*, f.path, f.ascii, r.name AS repo, r.root, r.id AS rid,
-                      EXISTS(SELECT 1 FROM packages p WHERE p.repo_id = r.id AND p.package = ?) AS provides
+            f"""SELECT d.*, f.path, f.ascii, r.name AS repo, r.root, r.id AS rid,
+                      EXISTS(SELECT 1 FROM packages p WHERE p.repo_id = r.id AND (p.package = ?1
+                             OR substr(?1, 1, length(p.package) + 1) IN (p.package || '.', p.package || '/'))) AS provides
                FROM defs d JOIN files f ON f.id = d.file_id JOIN repos r ON r.id = d.repo_id
-               WHERE d.qualname = ? ORDER BY provides DESC, d.kind IN ('class','function','method','module','property') DESC,
-               r.name, f.path, d.id LIMIT ?""", (top, qualname, limit))
+               WHERE d.qualname = ?1 ORDER BY provides DESC, d.kind IN ({_STRONG_SQL}) DESC,
+               r.name, f.path, d.id LIMIT ?2""", (qualname, limit))
 
     def defs_by_name(self, name: str, limit: int = 50) -> list[sqlite3.Row]:
         return self.q(
-            """SELECT d.*, f.path, f.ascii, f.id AS fid, r.name AS repo, r.root, r.id AS rid, coalesce(u.refs, 0) AS uses
+            """SELECT d.*, f.path, f.ascii, f.id AS fid, f.language, r.name AS repo, r.root, r.id AS rid, coalesce(u.refs, 0) AS uses
                FROM defs d JOIN files f ON f.id = d.file_id JOIN repos r ON r.id = d.repo_id
                LEFT JOIN usage u ON u.qualname = d.qualname
                WHERE d.name = ? AND d.kind != 'parameter' ORDER BY uses DESC, r.name, f.path, d.name_line LIMIT ?""", (name, limit))
@@ -286,9 +289,10 @@ class Index:
     def references(self, qualname: str, kind: str | None, limit: int) -> tuple[list[Loc], bool]:
         """Every stored use of the symbol or of any name that resolves to it (aliases, re-exports).
 
-        Members (methods, attributes) are also reached through receivers whose type the index cannot
-        know (`self._h11_state.next_event()`): unresolved attribute uses of that name count when the
-        file imports the symbol's top-level package or lies in its repo.
+        Members (methods, attributes, fields) are also reached through receivers whose type the index
+        cannot know (`self._h11_state.next_event()`): unresolved attribute uses of that name count when
+        the file imports the symbol's package (Python: its top-level package; other languages: an
+        imported package that prefixes the qualified name) or lies in its repo.
         """
         targets = [r[0] for r in self.q("SELECT target FROM resolved WHERE canonical = ?", (qualname,))]
         if qualname not in targets:
@@ -319,8 +323,9 @@ class Index:
                    LEFT JOIN resolved s ON s.target = x.target
                    WHERE x.name = ? AND x.kind = 'attr' AND s.canonical IS NULL
                      AND (x.repo_id IN ({','.join('?' * len(home)) or 'NULL'})
-                          OR EXISTS (SELECT 1 FROM imports i WHERE i.file_id = x.file_id AND i.package = ?))
-                   LIMIT ?""", (name, *home, top, limit + 1))
+                          OR EXISTS (SELECT 1 FROM imports i WHERE i.file_id = x.file_id AND (i.package = ?
+                                     OR instr(i.package, ':') AND substr(?, 1, length(i.package) + 1) IN (i.package || '.', i.package || '/'))))
+                   LIMIT ?""", (name, *home, top, qualname, limit + 1))
             for row in rows:
                 self._add(out, seen, row)
         truncated = len(out) > limit

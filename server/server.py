@@ -23,8 +23,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 from pygls.uris import from_fs_path, to_fs_path
 
-from crossnav.index import freshness, ownership
-from crossnav.index.python import extract, module_name_for
+from crossnav.index import freshness, lang, ownership
 from crossnav.index.repos import blob_id
 from crossnav.index.store import IndexError_, default_db_path
 
@@ -38,6 +37,11 @@ SYMBOL_KINDS = {
     "property": types.SymbolKind.Property, "attribute": types.SymbolKind.Field,
     "variable": types.SymbolKind.Variable, "constant": types.SymbolKind.Constant,
     "module": types.SymbolKind.Module, "parameter": types.SymbolKind.Variable,
+    "namespace": types.SymbolKind.Namespace, "package": types.SymbolKind.Package, "struct": types.SymbolKind.Struct,
+    "interface": types.SymbolKind.Interface, "trait": types.SymbolKind.Interface, "enum": types.SymbolKind.Enum,
+    "enum_member": types.SymbolKind.EnumMember, "union": types.SymbolKind.Struct, "record": types.SymbolKind.Class,
+    "object": types.SymbolKind.Object, "type": types.SymbolKind.TypeParameter, "constructor": types.SymbolKind.Constructor,
+    "macro": types.SymbolKind.Function, "field": types.SymbolKind.Field,
 }
 
 
@@ -65,12 +69,16 @@ class Context:
     source: str
     file_id: int | None
     in_sync: bool            # the buffer matches the indexed blob
+    lang: object = None      # the language module (index/lang)
+    project: dict = None     # that language's project() of the repo
     _facts: object = None
 
     @property
     def facts(self):
         if self._facts is None:
-            self._facts = extract(self.source.encode("utf-8", "surrogatepass"), self.module, self.is_pkg)
+            root = self.repo.root if self.repo else os.path.dirname(self.path)
+            unit = lang.Unit(self.relpath or os.path.basename(self.path), root, self.module, self.is_pkg, self.project or {})
+            self._facts = self.lang.extract(self.source.encode("utf-8", "surrogatepass"), unit)
         return self._facts
 
 
@@ -112,6 +120,7 @@ class CrossnavServer(LanguageServer):
         self._ctx_cache: dict = {}
         self._drift_told: set = set()    # (path, live blob) already logged as re-anchored
         self._live_facts: dict = {}      # live blob -> extracted facts, for re-anchoring definitions
+        self._projects: dict = {}        # (repo id, language) -> project(), for extracting live buffers
 
     # ---- index ------------------------------------------------------------------------
     def db_path(self) -> Path:
@@ -137,9 +146,23 @@ class CrossnavServer(LanguageServer):
         return self.inference
 
     # ---- documents ----------------------------------------------------------------------
+    def project(self, repo, lg) -> dict:
+        """A language's view of an indexed repo's manifests, computed here from the indexed file list
+        (a buffer's relative imports and config-driven paths need it); {} when not on this machine."""
+        key = (repo.id, repo.root, lg.NAME)
+        if key not in self._projects:
+            paths = [r[0] for r in self.index.q("SELECT path FROM files WHERE repo_id = ? AND language = ?", (repo.id, lg.NAME))]
+            try:
+                self._projects[key] = lg.project(repo.root, paths) if os.path.isdir(repo.root) else {}
+            except Exception:  # noqa: BLE001 - broken manifests: answer with what the index has
+                log.exception("reading %s manifests of %s", lg.NAME, repo.name)
+                self._projects[key] = {}
+        return self._projects[key]
+
     def context(self, uri: str) -> tuple[object, Context] | None:
         path = to_fs_path(uri)
-        if not path or not path.endswith((".py", ".pyi")):
+        lg = lang.for_path(path) if path else None
+        if lg is None:
             return None
         try:
             doc = self.workspace.get_text_document(uri)
@@ -152,19 +175,18 @@ class CrossnavServer(LanguageServer):
             return doc, cached[1]
         index = self.open_index()
         found = index.repo_for_path(path) if index else None
-        repo, rel, file_id, in_sync = None, None, None, False
+        repo, rel, file_id, in_sync, project = None, None, None, False, {}
         if found:
             repo, rel = found
+            project = self.project(repo, lg)
             row = index.file_row(repo.id, rel)
+            module, is_pkg = lg.module_of(project, rel)
             if row is not None:
-                module, file_id = row["module"], row["id"]
-                is_pkg = rel.endswith("__init__.py") or rel.endswith("__init__.pyi")
+                module, file_id = row["module"] or module, row["id"]
                 in_sync = blob_id(source.encode("utf-8", "surrogatepass")) == row["blob"]
-            else:
-                module, is_pkg = _module_guess(index, repo, rel)
         else:
-            module, is_pkg = Path(path).stem, False
-        ctx = Context(path, repo, rel, module, is_pkg, source, file_id, in_sync)
+            module, is_pkg = lg.module_of({}, os.path.basename(path))
+        ctx = Context(path, repo, rel, module, is_pkg, source, file_id, in_sync, lg, project)
         self._ctx_cache[uri] = (key, ctx)
         if len(self._ctx_cache) > 16:
             self._ctx_cache.pop(next(iter(self._ctx_cache)))
@@ -216,7 +238,7 @@ class CrossnavServer(LanguageServer):
             return (Found(None, name, None) if name else None), []
         sp = doc.position_from_client_units(pos)
         root = ctx.repo.root if ctx.repo else os.path.dirname(ctx.path)
-        if self.index is not None:
+        if self.index is not None and ctx.lang.NAME == "python":
             for path, line, col in self.jedi().goto(doc.source, ctx.path, root, sp.line, sp.character):
                 if os.path.realpath(path) == os.path.realpath(ctx.path) and hit and hit[0] == "ref" and line == hit[1][0]:
                     continue  # jedi stopped at our own (unresolvable) import
@@ -321,10 +343,13 @@ class CrossnavServer(LanguageServer):
         if qualname:  # a definition: the live file's own definition of that qualname
             fkey = (row["module"], hash(text), len(text))
             facts = self._live_facts.get(fkey)
-            if facts is None:
-                is_pkg = loc.path.endswith(("__init__.py", "__init__.pyi"))
+            lg = lang.for_path(loc.path)
+            if facts is None and lg is not None:
+                repo = self.index.repo_by_name(loc.repo)
+                project = self.project(repo, lg) if repo is not None else {}
+                unit = lang.Unit(loc.path, loc.root, row["module"] or "", lg.module_of(project, loc.path)[1], project)
                 try:
-                    facts = extract(text.encode("utf-8", "surrogateescape"), row["module"] or "", is_pkg)
+                    facts = lg.extract(text.encode("utf-8", "surrogateescape"), unit)
                 except Exception:  # noqa: BLE001 - a file the parser cannot read: fall back to text search
                     facts = None
                 if len(self._live_facts) > 32:
@@ -365,12 +390,14 @@ class CrossnavServer(LanguageServer):
 
     def approximate(self, ctx: Context, name: str) -> list[Loc]:
         """Ranked name search: same repo, then packages this file imports, then the most used."""
-        rows = self.index.defs_by_name(name)
+        family = {lg.NAME for lg in lang.languages() if lg.PREFIX == ctx.lang.PREFIX}  # TS finds JS, C++ finds C
+        rows = [r for r in self.index.defs_by_name(name) if r["language"] in family]
         imported = ctx.facts.imports
 
         def rank(r):
+            q = r["qualname"]
             return (0 if ctx.repo and r["rid"] == ctx.repo.id else 1,
-                    0 if r["qualname"].split(".")[0] in imported else 1, -r["uses"])
+                    0 if q.split(".")[0] in imported or any(q.startswith(p) for p in imported if ":" in p) else 1, -r["uses"])
         rows = sorted(rows, key=rank)[:5]
         return [Loc(r["repo"], r["root"], r["path"], r["name_line"], r["name_col"], r["name_line"], r["name_end_col"], bool(r["ascii"])) for r in rows]
 
@@ -415,16 +442,6 @@ class CrossnavServer(LanguageServer):
         if not self.settings.cross_only or ctx.repo is None:
             return locs
         return [loc for loc in locs if loc.repo != ctx.repo.name]
-
-
-def _module_guess(index, repo, rel):
-    """Module name for a file the index has not seen yet: the longest matching import root."""
-    roots = sorted({r["import_root"] for r in index.q("SELECT import_root FROM packages WHERE repo_id = ?", (repo.id,))},
-                   key=len, reverse=True)
-    for root in roots:
-        if root and rel.startswith(root + "/"):
-            return module_name_for(rel[len(root) + 1:])
-    return module_name_for(rel)
 
 
 @lru_cache(maxsize=32)   # only non-ASCII files are read (the index flags ASCII ones): keep memory flat
@@ -572,7 +589,8 @@ def hover_text(ls: CrossnavServer, found: Found, loc: Loc) -> str:
     parts = []
     if row is not None:
         sig = row["signature"] or (f"{row['kind']} {row['qualname']}")
-        parts.append(f"```python\n{sig}\n```")
+        lg = lang.for_path(row["path"])
+        parts.append(f"```{lg.FENCE if lg else ''}\n{sig}\n```")
         if row["doc"]:
             parts.append(row["doc"])
     else:

@@ -17,6 +17,8 @@ language module defines, at module level:
         package.json, Cargo.toml, pom.xml ...). Must be picklable (it travels to the workers).
         The key "packages" lists (package, import_root, source) rows: which import package this
         repo provides (prefixed: "go:github.com/spf13/cobra", "js:@org/pkg", "rust:serde").
+        The server calls it too (to extract a live buffer), possibly for a repo whose root is not
+        on this machine: then it must return a usable dict, not raise.
     module_of(project: dict, path: str) -> tuple[str, bool]
         The qualified name of the module/package a file belongs to (prefixed), and whether the
         file *is* that package's entry (Python's __init__.py, a crate's lib.rs ...).
@@ -42,7 +44,10 @@ class FileFacts:
     code points. `target` strings are file-local guesses at a qualified name; resolve.py turns
     them into canonical qualified names across every repo."""
     defs: list = field(default_factory=list)      # (qualname, name, kind, container, line, col, end_line, end_col, name_line, name_col, name_end_col, signature, doc, type)
-    refs: list = field(default_factory=list)      # (line, col, end_col, name, target|None, kind)  kind: import|alias|name|attr|call|type|...
+    # (line, col, end_col, name, target|None, kind). kind "attr": a member use `x.name` whose receiver type
+    # is unknown (target None): find-references counts it for a member of that name when the file imports
+    # the member's package; kind "alias": the local name an import binds (not counted as a use).
+    refs: list = field(default_factory=list)
     aliases: list = field(default_factory=list)   # (alias, target, star, line): alias qualname -> target; star=1: every member of target is visible in alias
     bases: list = field(default_factory=list)     # (class qualname, base target): inheritance, embedding, implemented traits
     imports: set = field(default_factory=set)     # packages this file imports (as in the `packages` table), for ranking name search
@@ -70,7 +75,7 @@ VALUE = frozenset({"variable", "constant", "attribute", "field", "parameter", "p
 KINDS = tuple(sorted(STRONG | VALUE))
 
 # The registry: module names under index/lang/ (python lives in index/python.py for history).
-MODULES = ("crossnav.index.python",)
+MODULES = ("crossnav.index.python", "crossnav.index.lang.csharp", "crossnav.index.lang.ruby")
 
 
 @lru_cache(maxsize=None)

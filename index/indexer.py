@@ -10,14 +10,16 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
+import tempfile
 import time
 from collections import Counter, deque
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from . import content, lang, ownership, resolve, store
+from . import content, lang, ownership, resolve, staging, store
 from .repos import Repo, blob_id, language_and_module, layout, source_files
 
 DEFAULT_MAX_FILE_SIZE = 2 * 1024 * 1024
@@ -40,8 +42,13 @@ class RepoResult:
     seconds: float = 0.0
 
 
-def _init_worker():
+_stage = None   # in a parser process: where its batches' rows go (staging.py)
+
+
+def _init_worker(stage_dir: str):
+    global _stage
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _stage = staging.Stage(stage_dir)
 
 
 def parse_file(job):
@@ -73,7 +80,22 @@ def parse_file(job):
 
 
 def _parse_batch(jobs):
-    return [parse_file(j) for j in jobs]
+    return stage_batch(_stage, jobs)
+
+
+def stage_batch(stage: staging.Stage, jobs: list) -> tuple[str, dict, list]:
+    """Parse a batch of one repo's files and stage their rows. Returns (stage path, rowid ranges,
+    [(path, blob, size, lines, (ascii, errors, defs, refs) | None, skip_reason | None)])."""
+    out, staged = [], []
+    for job in jobs:
+        path, blob, size, lines, facts, reason = parse_file(job)
+        if facts is None:
+            out.append((path, blob, size, lines, None, reason))
+            continue
+        staged.append((facts, blob, facts.content))
+        out.append((path, blob, size, lines, (facts.ascii, facts.errors, len(facts.defs), len(facts.refs)), None))
+    path, ranges = stage.write(jobs[0][0], staged)
+    return path, ranges, out
 
 
 def _recode(data: bytes) -> bytes | None:
@@ -96,6 +118,9 @@ class Indexer:
         self.jobs = jobs or min(os.cpu_count() or 1, 8)
         self.progress = progress  # callable(event, **info) for the CLI's progress bar
         self._pool = None
+        self._stage_dir = None
+        self._local_stage = None
+        self.stages = staging.Reader(self.conn)
         self.changed = False
         self.phases: Counter = Counter()   # seconds per phase, for `crossnav index -v`
         self.bulk = self.conn.execute("SELECT NOT EXISTS (SELECT 1 FROM files)").fetchone()[0] == 1
@@ -107,24 +132,38 @@ class Indexer:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
+        if self._local_stage is not None:
+            self._local_stage.close()
+            self._local_stage = None
+        if self._stage_dir is not None:
+            try:
+                self.stages.release(everything=True)
+            except Exception:
+                pass
+            shutil.rmtree(self._stage_dir, ignore_errors=True)
+            self._stage_dir = None
 
     WINDOW = 64  # batches of 8 files in flight: workers stay busy, parsed results never pile up in memory
+    BATCH = 8
 
-    def _map(self, jobs):
-        """parse_file over jobs in order, in the worker pool, with a bounded number in flight."""
-        if len(jobs) < 64 or self.jobs <= 1:
-            yield from map(parse_file, jobs)
+    def _map(self, batches):
+        """stage_batch over batches in order, in the worker pool, with a bounded number in flight."""
+        if self._stage_dir is None:
+            self._stage_dir = tempfile.mkdtemp(prefix="crossnav-stage-")
+        if sum(map(len, batches)) < 64 or self.jobs <= 1:
+            self._local_stage = self._local_stage or staging.Stage(self._stage_dir)
+            for batch in batches:
+                yield stage_batch(self._local_stage, batch)
             return
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.jobs, initializer=_init_worker)
-        batches = (jobs[i:i + 8] for i in range(0, len(jobs), 8))
+            self._pool = ProcessPoolExecutor(self.jobs, initializer=_init_worker, initargs=(self._stage_dir,))
         inflight = deque()
         for batch in batches:
             inflight.append(self._pool.submit(_parse_batch, batch))
             if len(inflight) >= self.WINDOW:
-                yield from inflight.popleft().result()
+                yield inflight.popleft().result()
         while inflight:
-            yield from inflight.popleft().result()
+            yield inflight.popleft().result()
 
     def plan(self, repo: Repo) -> tuple[RepoResult, dict]:
         """Decide which files of a repo must be parsed (changed blob) and which rows go away."""
@@ -171,17 +210,24 @@ class Indexer:
             res.seconds = time.perf_counter() - t0
             self.phases["list files"] += res.seconds
             plans.append((res, plan))
-        jobs = [j for _, p in plans for j in p["todo"]]
-        results = iter(self._map(jobs))
+        batches = []
+        for _, plan in plans:   # a batch holds files of one repo: a repo's rows are copied batch by batch
+            todo = plan["todo"]
+            plan["batches"] = (len(todo) + self.BATCH - 1) // self.BATCH
+            batches.extend(todo[i:i + self.BATCH] for i in range(0, len(todo), self.BATCH))
+        results = iter(self._map(batches))
         for res, plan in plans:
             t0 = time.perf_counter()
             if self.progress:
                 self.progress("repo", name=res.name, total=len(plan["todo"]))
             parsed = []
-            for _ in plan["todo"]:
-                parsed.append(next(results))
+            for _ in range(plan["batches"]):
+                batch = next(results)
+                self.stages.see(batch[0])
+                parsed.append(batch)
                 if self.progress:
-                    self.progress("file", name=res.name)
+                    for _ in batch[2]:
+                        self.progress("file", name=res.name)
             t1 = time.perf_counter()
             self.phases["wait for parsers"] += t1 - t0
             self._write(res, plan, parsed)
@@ -192,13 +238,14 @@ class Indexer:
     def index_repo(self, repo: Repo) -> RepoResult:
         return next(iter(self.index_repos([repo])))
 
-    def _write(self, res: RepoResult, plan: dict, results: list) -> None:
+    def _write(self, res: RepoResult, plan: dict, batches: list) -> None:
         """Replace one repo's changed rows in a single transaction."""
         repo, repo_id, todo, stale_ids = plan["repo"], plan["repo_id"], plan["todo"], plan["stale"]
         conn = self.conn
         own = ownership.read_ownership(repo.root, _web(repo), repo.head or repo.branch)
         res.warnings.extend(own.get("warnings", []))
-        defs_rows, refs_rows, alias_rows, base_rows, import_rows = [], [], [], [], []
+        self.stages.attach(b[0] for b in batches)
+        fts = not content.fts_pending(conn)
         with self.db.atomic():
             if repo_id is None:
                 cur = conn.execute("INSERT INTO repos(name, root) VALUES (?, ?)", (repo.name, str(repo.root)))
@@ -207,35 +254,33 @@ class Indexer:
                 chunk = stale_ids[i:i + 500]
                 conn.execute(f"DELETE FROM files WHERE id IN ({','.join('?' * len(chunk))})", chunk)
             conn.execute("DELETE FROM skipped WHERE repo_id = ?", (repo_id,))
-            for path, blob, size, lines, facts, reason in results:
-                if reason is not None:
-                    res.skipped[reason] += 1
-                    conn.execute("INSERT INTO skipped(repo_id, path, reason) VALUES (?, ?, ?)", (repo_id, path, reason))
-                    continue
-                lg, module, _ = language_and_module(repo, path)
-                cur = conn.execute(
-                    "INSERT INTO files(repo_id, path, language, module, size, blob, lines, ascii, errors) VALUES (?,?,?,?,?,?,?,?,?)",
-                    (repo_id, path, lg.NAME, module, size, blob, lines, facts.ascii, facts.errors))
-                fid = cur.lastrowid
-                if getattr(facts, "content", None) is not None:   # code search (content.py)
-                    content.insert(conn, blob, facts.content, fts=not self.bulk)
-                res.parsed += 1
-                res.lines += lines
-                res.languages[lg.NAME] += lines
-                defs_rows.extend((fid, repo_id) + d for d in facts.defs)
-                refs_rows.extend((fid, repo_id) + r for r in facts.refs)
-                alias_rows.extend((fid,) + a for a in facts.aliases)
-                base_rows.extend((fid,) + b for b in facts.bases)
-                import_rows.extend((fid, p) for p in facts.imports)
-                if facts.errors:
-                    res.warnings.append(f"{path}: {facts.errors} syntax error(s); indexed what parsed")
-            conn.executemany(
-                "INSERT INTO defs(file_id, repo_id, qualname, name, kind, container, line, col, end_line, end_col,"
-                " name_line, name_col, name_end_col, signature, doc, type) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", defs_rows)
-            conn.executemany("INSERT INTO refs(file_id, repo_id, line, col, end_col, name, target, kind) VALUES (?,?,?,?,?,?,?,?)", refs_rows)
-            conn.executemany("INSERT INTO aliases(file_id, alias, target, star, line) VALUES (?,?,?,?,?)", alias_rows)
-            conn.executemany("INSERT INTO bases(file_id, class, base) VALUES (?,?,?)", base_rows)
-            conn.executemany("INSERT INTO imports(file_id, package) VALUES (?,?)", import_rows)
+            texts_from = conn.execute("SELECT coalesce(max(id), 0) FROM content").fetchone()[0]
+            for stage_path, ranges, results in batches:
+                fids = []
+                for path, blob, size, lines, facts, reason in results:
+                    if reason is not None:
+                        res.skipped[reason] += 1
+                        conn.execute("INSERT INTO skipped(repo_id, path, reason) VALUES (?, ?, ?)", (repo_id, path, reason))
+                        continue
+                    ascii_, errors, ndefs, nrefs = facts
+                    lg, module, _ = language_and_module(repo, path)
+                    cur = conn.execute(
+                        "INSERT INTO files(repo_id, path, language, module, size, blob, lines, ascii, errors) VALUES (?,?,?,?,?,?,?,?,?)",
+                        (repo_id, path, lg.NAME, module, size, blob, lines, ascii_, errors))
+                    fids.append(cur.lastrowid)
+                    res.parsed += 1
+                    res.lines += lines
+                    res.languages[lg.NAME] += lines
+                    res.defs += ndefs
+                    res.refs += nrefs
+                    if errors:
+                        res.warnings.append(f"{path}: {errors} syntax error(s); indexed what parsed")
+                if fids:
+                    self.stages.copy(stage_path, ranges, fids, repo_id)
+                    self.stages.copy_content(stage_path, ranges)   # code search (content.py)
+            if fts:   # trigram rows for the texts this repo added (a first full load fills them at the end)
+                conn.execute("INSERT INTO content_fts(rowid, text) SELECT id, text FROM content WHERE id > ? ORDER BY id",
+                             (texts_from,))
             conn.execute("DELETE FROM packages WHERE repo_id = ?", (repo_id,))
             conn.executemany("INSERT OR IGNORE INTO packages(repo_id, package, import_root, source) VALUES (?,?,?,?)",
                              [(repo_id, p, r, s) for p, r, s in repo.packages])
@@ -249,8 +294,6 @@ class Indexer:
                 (str(repo.root), repo.remote, _web(repo), repo.head, repo.branch, repo.dist,
                  datetime.now(timezone.utc).isoformat(timespec="seconds"), json.dumps(own), totals[0], totals[1], repo_id))
         res.files = totals[0]
-        res.defs = len(defs_rows)
-        res.refs = len(refs_rows)
         if todo or stale_ids:
             self.changed = True
 

@@ -709,17 +709,30 @@ class _Extractor:
         return ""
 
     def resolve_uses(self):
+        """Uses -> refs, after the walk (a name may be bound later in the file). Positions are
+        worked out only for uses that become refs: locals are most bare names."""
         refs = self.facts.refs
         append = refs.append
         ident = self.ident
         lookup = self.lookup
+        src = self.src
+        starts = self.starts
+        ascii_ = self.all_ascii
         for scope, kind, payload in self.uses:
             if kind == "name":
-                name, r, c, ec = ident(payload)
+                sb = payload.start_byte
+                eb = payload.end_byte
+                name = src[sb:eb].decode("ascii") if ascii_ else src[sb:eb].decode("utf-8", "replace")
                 target = lookup(scope, name)
                 if target is LOCAL or target.__class__ is _Inst:
                     continue
-                append((r, c, ec, name, target or None, "name"))
+                if ascii_:
+                    r = bisect_right(starts, sb) - 1
+                    c = sb - starts[r]
+                    append((r, c, c + eb - sb, name, target or None, "name"))
+                else:
+                    _, r, c, ec = ident(payload)
+                    append((r, c, ec, name, target or None, "name"))
             elif kind == "chain":
                 base, parts = payload
                 name, r, c, ec = ident(base)
@@ -734,7 +747,15 @@ class _Extractor:
                     append((r, c, ec, name, target, "name"))
                     prefix = target
                 for a in parts:
-                    aname, r, c, ec = ident(a)
+                    if ascii_:
+                        sb = a.start_byte
+                        eb = a.end_byte
+                        aname = src[sb:eb].decode("ascii")
+                        r = bisect_right(starts, sb) - 1
+                        c = sb - starts[r]
+                        ec = c + eb - sb
+                    else:
+                        aname, r, c, ec = ident(a)
                     if prefix is not None:
                         prefix = f"{prefix}.{aname}"
                         append((r, c, ec, aname, prefix, "attr"))

@@ -227,14 +227,17 @@ _BULK_INDEXES = ("defs_qualname", "defs_name", "defs_file", "refs_target", "refs
                  "resolved_canonical")
 
 
-def drop_indexes_for_bulk_load(conn: sqlite3.Connection) -> None:
+def drop_indexes_for_bulk_load(conn: sqlite3.Connection, defer_fts: bool = True) -> None:
     """Before loading an empty index (nothing to delete yet): drop what is faster to build once at
-    the end. `create_indexes` restores them, and every writer open re-creates any that are missing."""
+    the end. `create_indexes` restores them, and every writer open re-creates any that are missing.
+    `defer_fts`: the trigram index of file texts is also filled once by `create_indexes` (else the
+    caller fills it as it goes: the indexer does, beside its parsers)."""
     for name in _BULK_INDEXES:
         conn.execute(f"DROP INDEX IF EXISTS {name}")
     conn.execute("DROP TRIGGER IF EXISTS defs_ai")
     conn.execute("DROP TRIGGER IF EXISTS defs_ad")
-    _content.begin_bulk(conn)  # code search: trigram index filled once by create_indexes
+    if defer_fts:
+        _content.begin_bulk(conn)  # code search: trigram index filled once by create_indexes
     conn.commit()
     # appending to a fresh file: a rollback journal writes each page once, WAL twice (log + checkpoint);
     # still atomic per transaction. Fails harmlessly (stays WAL) if a reader has the file open.

@@ -135,6 +135,9 @@ class Indexer:
             # file texts get their trigram rows repo by repo, beside the parsers, not in the serial tail
             store.drop_indexes_for_bulk_load(self.conn, defer_fts=False)
             self.conn.commit()
+            # nothing is deleted in a first load and every file id is this process's own insert:
+            # skip a foreign-key look-up per copied row (restore_indexes turns the checks back on)
+            self.conn.execute("PRAGMA foreign_keys=OFF")
 
     def close(self):
         if self._pool is not None:
@@ -154,25 +157,13 @@ class Indexer:
     WINDOW = 64  # batches of 8 files in flight: workers stay busy, parsed results never pile up in memory
     BATCH = 8
 
-    def _map(self, batches):
-        """stage_batch over batches in order, in the worker pool, with a bounded number in flight."""
+    def _start(self, pool: bool) -> None:
         if self._stage_dir is None:
             self._stage_dir = tempfile.mkdtemp(prefix="crossnav-stage-")
-        if sum(map(len, batches)) < 64 or self.jobs <= 1:
-            self._local_stage = self._local_stage or staging.Stage(self._stage_dir)
-            for batch in batches:
-                yield stage_batch(self._local_stage, batch)
-            return
-        if self._pool is None:
+        if pool and self._pool is None:
             self._pool = ProcessPoolExecutor(self.jobs, initializer=_init_worker, initargs=(self._stage_dir,))
-        inflight = deque()
-        for batch in batches:
-            inflight.append(self._pool.submit(_parse_batch, batch))
-            if len(inflight) >= self.WINDOW:
-                yield inflight.popleft().result()
-        while inflight:
-            yield inflight.popleft().result()
-
+        elif not pool and self._local_stage is None:
+            self._local_stage = staging.Stage(self._stage_dir)
     def plan(self, repo: Repo) -> tuple[RepoResult, dict]:
         """Decide which files of a repo must be parsed (changed blob) and which rows go away."""
         res = RepoResult(repo.name)
@@ -209,35 +200,63 @@ class Indexer:
     def index_repos(self, repos: list[Repo]):
         """Index repos in order, yielding each RepoResult once its transaction has committed.
 
-        Every repo's files go to the worker pool up front, so workers parse the next repos while
+        Repos are planned (files listed, changed ones picked) as the worker pool needs more work,
+        so parsing starts after the first repo is listed, and workers parse the next repos while
         this process writes the previous one."""
-        plans = []
-        for repo in repos:
+        repos = iter(repos)
+        planned: deque = deque()     # (res, plan) not written yet
+        pending: deque = deque()     # batches (of one repo's files each) not submitted yet
+        inflight: deque = deque()    # submitted batches, in order
+        files = 0
+
+        def plan_next() -> bool:
+            nonlocal files
+            repo = next(repos, None)
+            if repo is None:
+                return False
             t0 = time.perf_counter()
             res, plan = self.plan(repo)
             res.seconds = time.perf_counter() - t0
             self.phases["list files"] += res.seconds
-            plans.append((res, plan))
-        batches = []
-        for _, plan in plans:   # a batch holds files of one repo: a repo's rows are copied batch by batch
             todo = plan["todo"]
             plan["batches"] = (len(todo) + self.BATCH - 1) // self.BATCH
-            batches.extend(todo[i:i + self.BATCH] for i in range(0, len(todo), self.BATCH))
-        results = iter(self._map(batches))
-        for res, plan in plans:
+            pending.extend(todo[i:i + self.BATCH] for i in range(0, len(todo), self.BATCH))
+            files += len(todo)
+            planned.append((res, plan))
+            return True
+
+        # few files (an unchanged re-run, one small repo) are parsed here, without starting processes
+        while files < 64 and plan_next():
+            pass
+        pool = self.jobs > 1 and files >= 64
+
+        def result():
+            self._start(pool)
+            if not pool:
+                return stage_batch(self._local_stage, pending.popleft())
+            while len(inflight) < self.WINDOW:
+                if pending:
+                    inflight.append(self._pool.submit(_parse_batch, pending.popleft()))
+                elif not plan_next():
+                    break
+            return inflight.popleft().result()
+
+        while planned or plan_next():
+            res, plan = planned.popleft()
             t0 = time.perf_counter()
+            listing = self.phases["list files"]
             if self.progress:
                 self.progress("repo", name=res.name, total=len(plan["todo"]))
             parsed = []
             for _ in range(plan["batches"]):
-                batch = next(results)
+                batch = result()
                 self.stages.see(batch[0])
                 parsed.append(batch)
                 if self.progress:
                     for _ in batch[2]:
                         self.progress("file", name=res.name)
             t1 = time.perf_counter()
-            self.phases["wait for parsers"] += t1 - t0
+            self.phases["wait for parsers"] += t1 - t0 - (self.phases["list files"] - listing)
             self._write(res, plan, parsed)
             self.phases["write"] += time.perf_counter() - t1
             res.seconds += time.perf_counter() - t0
@@ -313,6 +332,7 @@ class Indexer:
                 with self.conn:
                     self.conn.execute("INSERT INTO content_fts(content_fts) VALUES ('optimize')")
             self.bulk = False
+            self.conn.execute("PRAGMA foreign_keys=ON")
             self.phases["build indexes"] += time.perf_counter() - t0
 
     def finish(self, force: bool = False) -> tuple[int, int]:

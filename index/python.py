@@ -479,13 +479,15 @@ class _Extractor:
                 left = ch.child_by_field_id(F_LEFT)
                 for n in _idents(left) if left is not None else ():
                     inner.bindings[self.text(n)] = LOCAL
+        run = []
         for ch in children:
             if ch.type == "for_in_clause":
                 right = ch.child_by_field_id(F_RIGHT)
                 if right is not None:
-                    self.visit(right, inner)
+                    run.append(right)
             else:
-                self.visit(ch, inner)
+                run.append(ch)
+        self.walk(run, inner)
 
     # bindings --------------------------------------------------------------------------
     def v_assignment(self, node, scope):
@@ -493,8 +495,8 @@ class _Extractor:
         right = node.child_by_field_id(F_RIGHT)
         tp = node.child_by_field_id(F_TYPE)
         if tp is not None:
-            self.visit(tp, scope)
-        if right is not None:
+            self.walk([tp, right] if right is not None else [tp], scope)
+        elif right is not None:
             self.visit(right, scope)
         if left is not None:
             augmented = node.type == "augmented_assignment"
@@ -557,10 +559,7 @@ class _Extractor:
 
     def v_for(self, node, scope):
         left = node.child_by_field_id(F_LEFT)
-        for ch in node.named_children:
-            if ch == left:
-                continue
-            self.visit(ch, scope)
+        self.walk([ch for ch in node.named_children if ch != left], scope)
         if left is not None:
             self.bind_plain(left, scope)
 
@@ -638,21 +637,24 @@ class _Extractor:
     def v_call(self, node, scope):
         fn = node.child_by_field_id(F_FUNCTION)
         args = node.child_by_field_id(F_ARGUMENTS)
-        if fn is not None:
-            self.visit(fn, scope)
-        if args is None:
-            return
-        fn_named = fn is not None and fn.kind_id in K_IDENT_OR_ATTR
-        for a in args.named_children:
-            if a.kind_id in K_KWARG:
-                kw = a.child_by_field_id(F_NAME)
-                val = a.child_by_field_id(F_VALUE)
-                if kw is not None and fn_named:
-                    self.uses.append((scope, "kwarg", (fn, kw)))
-                if val is not None:
-                    self.visit(val, scope)
-            else:
-                self.visit(a, scope)
+        run = [fn] if fn is not None else []   # visited in order by one walk, between kwarg uses
+        if args is not None:
+            fn_named = fn is not None and fn.kind_id in K_IDENT_OR_ATTR
+            for a in args.named_children:
+                if a.kind_id in K_KWARG:
+                    kw = a.child_by_field_id(F_NAME)
+                    val = a.child_by_field_id(F_VALUE)
+                    if kw is not None and fn_named:
+                        if run:
+                            self.walk(run, scope)
+                            run = []
+                        self.uses.append((scope, "kwarg", (fn, kw)))
+                    if val is not None:
+                        run.append(val)
+                else:
+                    run.append(a)
+        if run:
+            self.walk(run, scope)
 
     def v_keyword_argument(self, node, scope):
         val = node.child_by_field_id(F_VALUE)

@@ -58,7 +58,7 @@ class Stage:
     def write(self, root: str, files: list) -> tuple[str, dict]:
         """Stage the rows of one batch; `files` = [(facts, blob, packed text)] in batch order.
         Returns (stage path, {table: (first rowid, last rowid)})."""
-        if self.conn is None or (root != self.root and os.path.getsize(self.path) > ROTATE_BYTES):
+        if self.conn is None or (root != self.root and _size(self.path) > ROTATE_BYTES):
             self._open()
         self.root = root
         conn = self.conn
@@ -155,6 +155,17 @@ class Reader:
         if lo <= hi:
             self.conn.execute(f"INSERT OR IGNORE INTO main.content(blob, text) SELECT blob, text "
                               f"FROM {self.attached[path]}.content WHERE rowid BETWEEN ? AND ?", (lo, hi))
+
+
+def _size(path: str) -> int:
+    """Bytes of a stage with its write-ahead log (where rows sit until a checkpoint)."""
+    size = 0
+    for suffix in ("", "-wal"):
+        try:
+            size += os.path.getsize(path + suffix)
+        except OSError:
+            pass
+    return size
 
 
 def _pid_seq(path: str) -> tuple[str, int]:

@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from debsrc import deb_repo  # noqa: E402
 from debsource import deb_source_repo  # noqa: E402
+from csource import deb_source_repo as c_source_repo  # noqa: E402
 from npmsrc import npm_repo  # noqa: E402
 
 from crossnav.index import lang  # noqa: E402
@@ -81,9 +82,21 @@ CORPORA = {
         npm("axios", "1.7.7"),
         npm("lodash", "4.17.21"),
     ]),
+    "java": ("Java", [npm(*lib) for lib in (("react-native", "0.76.9"), ("react-native-screens", "4.4.0"),
+                                           ("@react-native-async-storage/async-storage", "2.1.0"),
+                                           ("react-native-webview", "13.12.5"), ("react-native-svg", "15.10.1"),
+                                           ("react-native-gesture-handler", "2.21.2"),
+                                           ("@react-native-community/netinfo", "11.4.1"),
+                                           ("react-native-safe-area-context", "4.14.1"))]),
+    "kotlin": ("Kotlin", None),      # the same repos as java (react-native's Android code mixes both)
     "ruby": ("Ruby", [
         deb("ruby-rack", "usr/share/rubygems-integration/all/gems/rack-*", "rack"),
         deb("ruby-faraday", "usr/share/rubygems-integration/all/gems/faraday-*", "faraday"),
+    ]),
+    # C: upstream tarballs of Debian source packages (tests/csource.py); libpng calls zlib
+    "c": ("C", [
+        lambda: c_source_repo("zlib", "zlib"),
+        lambda: c_source_repo("libpng1.6", "libpng"),
     ]),
     # C#: Debian ships no C# source in binary packages; these are source packages (tests/debsource.py)
     "csharp": ("C#", [
@@ -180,6 +193,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="crossnav-langbench-") as tmp:
         for name in names:
             ctags_lang, fetchers = CORPORA[name]
+            fetchers = fetchers if fetchers is not None else CORPORA["java"][1]
             row = bench(name, ctags_lang, fetchers, args.crossnav, Path(tmp))
             print(json.dumps(row), flush=True)
             rows.append(row)

@@ -171,6 +171,10 @@ def _summary(results, elapsed, db_path: Path, verbose: bool):
         out.print("lines parsed by language: " + ", ".join(f"{name} {n:,}" for name, n in languages.most_common()))
     if skipped:
         out.print("skipped: " + ", ".join(f"{n} {reason}" for reason, n in skipped.most_common()))
+    from . import lang
+    for name, why in sorted(lang.UNAVAILABLE.items()):
+        out.print(f"[yellow]{name} files were not indexed[/]: its grammar did not load ({why}); "
+                  "reinstall crossnav (pip install -U crossnav) to get the grammar wheels it pins")
     warnings = [w for r in results for w in (f"{r.name}: {x}" for x in r.warnings)]
     if warnings:
         shown = warnings if verbose else warnings[:5]

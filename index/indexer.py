@@ -80,6 +80,9 @@ def parse_file(job):
         data = _recode(data) if language == "python" else None
         if data is None:
             return path, blob, size, 0, None, ("not UTF-8 and no valid coding declaration" if language == "python" else "not UTF-8")
+    why = lang.skip_reason(lg, path, data)
+    if why:
+        return path, blob, size, 0, None, why
     facts = lg.extract(data, lang.Unit(path, root, module, is_pkg, project))
     facts.ascii = data.isascii()
     facts.content = content.pack(data)   # code search: the text, stored by _write

@@ -24,6 +24,9 @@ import sqlite3
 from functools import lru_cache
 
 from .lang import CLASS_LIKE, SCOPES, STRONG, VALUE
+
+# named types have members too: Go's `type Mode int` has methods, a type alias has its target's
+TYPE_LIKE = CLASS_LIKE | {"type"}
 MAX_DEPTH = 24
 
 
@@ -55,16 +58,23 @@ class Resolver:
         return result
 
     def _value_class(self, q, depth, seen):
-        """The class whose members a resolved name's value has, or None."""
-        k = self.kind(q)
-        if k in CLASS_LIKE:
-            return q
-        if k in VALUE:
+        """The class whose members a resolved name's value has, or None. A named type (kind `type`)
+        with no recorded target has its own members (Go's `type Mode int`); one that names another
+        type (a C typedef) has that type's members, through chains of aliases
+        (`png_structrp` -> `png_struct` -> `struct png_struct_def`)."""
+        for _ in range(8):
+            k = self.kind(q)
+            if k in CLASS_LIKE:
+                return q
+            if k not in VALUE and k != "type":
+                return None
             t = self.type_of(q)
-            if t:
-                r = self._resolve(t, depth + 1, seen)
-                if r is not None and self.kind(r) in CLASS_LIKE:
-                    return r
+            if not t:
+                return q if k == "type" else None
+            r = self._resolve(t, depth + 1, seen)
+            if r is None or r == q or self.kind(r) not in TYPE_LIKE:
+                return q if k == "type" else None
+            q = r
         return None
 
     def _resolve_uncached(self, q, depth, seen):
@@ -73,7 +83,7 @@ class Resolver:
             if c is None:
                 return None
             k = self.kind(c)
-            if k in CLASS_LIKE:
+            if k in TYPE_LIKE:
                 return c
             if k in ("function", "method", "property"):
                 t = self.type_of(c)
@@ -84,7 +94,7 @@ class Resolver:
             c = self._resolve(callee, depth + 1, seen)
             if c is None:
                 return None
-            if self.kind(c) in CLASS_LIKE:
+            if self.kind(c) in TYPE_LIKE:
                 for owner in self._mro(c, depth, seen):
                     for cand in (f"{owner}.__init__.{kw}", f"{owner}.{kw}"):
                         if self.kind(cand) in ("parameter", "attribute"):
@@ -109,7 +119,7 @@ class Resolver:
             if r is not None:
                 return r
         pk = self.kind(p)
-        if pk in CLASS_LIKE or pk in SCOPES:
+        if pk in TYPE_LIKE or pk in SCOPES:
             for b in self._mro(p, depth, seen)[1:]:   # class bases; a Ruby module's included modules
                 cand = f"{b}.{last}"
                 if self.kind(cand) is not None:
@@ -138,7 +148,7 @@ class Resolver:
             out.append(c)
             for b in self.bases(c):
                 r = self._resolve(b, depth + 1, seen)
-                if r is not None and (self.kind(r) in CLASS_LIKE or self.kind(r) in SCOPES):
+                if r is not None and (self.kind(r) in TYPE_LIKE or self.kind(r) in SCOPES):
                     todo.append(r)
         return out
 

@@ -19,6 +19,9 @@ from crossnav.index.resolve import SqlResolver
 from crossnav.index.store import default_cache_dir, open_reader
 
 _STRONG_SQL = ",".join(f"'{k}'" for k in sorted(STRONG))
+# A definition whose full range is exactly its name is a declaration without a body (a C prototype,
+# an in-class C++ method declaration): the definitions with a body of that qualname come first.
+_DECLARATION_LAST = "(d.line = d.name_line AND d.col = d.name_col AND d.end_line = d.name_line AND d.end_col = d.name_end_col)"
 
 MEMBER_KINDS = {"method", "attribute", "property", "field"}
 
@@ -273,7 +276,7 @@ class Index:
                              OR substr(?1, 1, length(p.package) + 1) IN (p.package || '.', p.package || '/'))) AS provides
                FROM defs d JOIN files f ON f.id = d.file_id JOIN repos r ON r.id = d.repo_id
                WHERE d.qualname = ?1 ORDER BY provides DESC, d.kind IN ({_STRONG_SQL}) DESC,
-               r.name, f.path, d.id LIMIT ?2""", (qualname, limit))
+               {_DECLARATION_LAST}, r.name, f.path, d.id LIMIT ?2""", (qualname, limit))
 
     def defs_by_name(self, name: str, limit: int = 50) -> list[sqlite3.Row]:
         return self.q(
@@ -353,14 +356,14 @@ class Index:
                       FROM (SELECT id FROM defs WHERE {where} AND kind NOT IN ('parameter', 'module') LIMIT {cap}) c
                       JOIN defs d ON d.id = c.id JOIN files f ON f.id = d.file_id JOIN repos r ON r.id = d.repo_id
                       LEFT JOIN usage u ON u.qualname = d.qualname
-                      ORDER BY {order}, r.name, f.path, d.name_line LIMIT ?"""
+                      ORDER BY {order}, {declast}, r.name, f.path, d.name_line LIMIT ?"""
         rows: list = []
         seen: set = set()
 
         def tier(rank, where, order, args):
             if len(rows) >= limit:
                 return
-            sql = rank_sql.format(rank=rank, where=where, order=order, cap=self.CANDIDATES)
+            sql = rank_sql.format(rank=rank, where=where, order=order, cap=self.CANDIDATES, declast=_DECLARATION_LAST)
             for r in self.q(sql, (*args, limit)):
                 key = (r["qualname"], r["repo"])
                 if key not in seen:

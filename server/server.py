@@ -45,10 +45,17 @@ SYMBOL_KINDS = {
 }
 
 
+# `crossOnly` may name languages (files.language values) beside true/false: the ones whose own
+# language server already answers inside the repo. Editors send these names before every language
+# module has landed, so they are known here whatever the registry holds.
+CROSS_ONLY_LANGUAGES = frozenset({"python", "go", "typescript", "javascript", "java", "kotlin", "rust", "csharp",
+                                  "ruby", "c", "cpp"})
+
+
 @dataclass
 class Settings:
     db: str | None = None
-    cross_only: bool = False
+    cross_only: bool | frozenset = False   # True, False, or the languages it applies to
     max_references: int = 1000
     max_symbols: int = 100
     jedi_budget: float = 2.0
@@ -254,8 +261,17 @@ class CrossnavServer(LanguageServer):
         return (Found(None, name, None) if name else None), []
 
     def def_locations(self, qualname: str) -> list[Loc]:
+        """Where a qualified name is defined: the best definition, plus others only where they are as
+        good (a conditional second definition). Copies in repos that do not provide the package
+        (vendored, forked) give way to the providing repo, and declarations (a C prototype) to a
+        definition with a body, so an editor jumps instead of opening a list."""
+        rows = self.index.defs(qualname, limit=5)
+        if rows:
+            best = rows[0]
+            rows = [r for r in rows if (r["provides"] or not best["provides"] or r["rid"] == best["rid"])
+                    and _declaration_only(r) <= _declaration_only(best)]
         locs = [Loc(r["repo"], r["root"], r["path"], r["name_line"], r["name_col"], r["name_line"], r["name_end_col"], bool(r["ascii"]))
-                for r in self.index.defs(qualname, limit=5)]
+                for r in rows]
         return self.reanchor(locs, qualname)
 
     # ---- honest freshness: positions in files that changed since they were indexed ---------
@@ -439,9 +455,53 @@ class CrossnavServer(LanguageServer):
             return False
 
     def filter_cross(self, ctx: Context, locs: list[Loc]) -> list[Loc]:
-        if not self.settings.cross_only or ctx.repo is None:
+        """Drop the file's own repo's locations when crossOnly applies to the file's language."""
+        only = self.settings.cross_only
+        if ctx.repo is None or not (only is True or (isinstance(only, frozenset) and ctx.lang.NAME in only)):
             return locs
         return [loc for loc in locs if loc.repo != ctx.repo.name]
+
+    def set_cross_only(self, value, source: str) -> None:
+        """Apply a client's `crossOnly`; a value that is not true, false or a list of language names is
+        ignored (the previous setting stays) and the client's log says why."""
+        parsed, problem = parse_cross_only(value)
+        if problem:
+            log.warning("%s: %s", source, problem)
+            self.window_log_message(types.LogMessageParams(type=types.MessageType.Warning, message=f"crossnav: {source}: {problem}"))
+        if parsed is not None:
+            self.settings.cross_only = parsed
+            log.info("crossOnly: %s", sorted(parsed) if isinstance(parsed, frozenset) else parsed)
+
+
+def parse_cross_only(value) -> tuple[bool | frozenset | None, str | None]:
+    """(setting, problem): `true`/`false` as they are (null: false); a list of language names as the set of
+    files.language values (a `lang:` alias such as "golang" or "py" is accepted); None for a value to
+    ignore. Unknown names are dropped with a problem message, the others kept."""
+    if isinstance(value, bool):
+        return value, None
+    if value is None:   # JSON null: the default, as before lists were accepted
+        return False, None
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        return None, (f"ignoring crossOnly={value!r}: expected true, false or a list of language names "
+                      f"({', '.join(sorted(CROSS_ONLY_LANGUAGES))})")
+    aliases = lang.search_names()
+    names, unknown = set(), []
+    for v in value:
+        name = aliases.get(v.strip().lower(), v.strip().lower())
+        if name in CROSS_ONLY_LANGUAGES or lang.by_name(name) is not None:
+            names.add(name)
+        else:
+            unknown.append(v)
+    problem = None
+    if unknown:
+        problem = (f"ignoring unknown language{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
+                   f"in crossOnly (known: {', '.join(sorted(CROSS_ONLY_LANGUAGES))})")
+    return frozenset(names), problem
+
+
+def _declaration_only(r) -> bool:
+    """A definition row whose full range is its name: a declaration without a body (query.py orders these last)."""
+    return (r["line"], r["col"], r["end_line"], r["end_col"]) == (r["name_line"], r["name_col"], r["name_line"], r["name_end_col"])
 
 
 @lru_cache(maxsize=32)   # only non-ASCII files are read (the index flags ASCII ones): keep memory flat
@@ -502,7 +562,9 @@ def initialize(ls: CrossnavServer, params: types.InitializeParams):
             ls.settings.db = str(opts["db"])
         if isinstance(opts.get("cloneRoots"), list):
             ls.settings.clone_roots = [str(p) for p in opts["cloneRoots"]]
-        for key, attr, typ in (("crossOnly", "cross_only", bool), ("maxReferences", "max_references", int),
+        if "crossOnly" in opts:
+            ls.set_cross_only(opts["crossOnly"], "initializationOptions")
+        for key, attr, typ in (("maxReferences", "max_references", int),
                                ("maxSymbols", "max_symbols", int), ("jediBudget", "jedi_budget", float)):
             if key in opts:
                 try:
@@ -518,7 +580,7 @@ def did_change_configuration(ls: CrossnavServer, params: types.DidChangeConfigur
     settings = params.settings if isinstance(params.settings, dict) else {}
     cfg = settings.get("crossnav", settings)
     if isinstance(cfg, dict) and "crossOnly" in cfg:
-        ls.settings.cross_only = bool(cfg["crossOnly"])
+        ls.set_cross_only(cfg["crossOnly"], "workspace/didChangeConfiguration")
 
 
 @server.feature(types.TEXT_DOCUMENT_DEFINITION)

@@ -339,10 +339,19 @@ def _key(loc: dict):
     return loc.get("uri"), s.get("line"), s.get("character")
 
 
+# Where other language servers find a dependency: an installed or downloaded copy, not the team's repo.
+_INSTALLED = ("site-packages", "typeshed", "/node_modules/", "/pkg/mod/", "/.cargo/registry/", "/vendor/", "/.m2/repository/",
+              "/.gradle/caches/", "/.nuget/packages/", "/gems/")
+
+
 def _weak(loc: dict, requesting_uri: str | None) -> bool:
-    """A definition answer that is no real answer: a stub, installed copy, or the requesting file."""
-    path = to_fs_path(loc.get("uri", "")) or ""
-    return path.endswith(".pyi") or "site-packages" in path or "typeshed" in path or loc.get("uri") == requesting_uri
+    """A definition answer that is no real answer: a stub, an installed or downloaded copy (a module
+    cache, node_modules, the Cargo registry, a jar), or the requesting file."""
+    uri = loc.get("uri", "")
+    if not uri.startswith("file:"):
+        return True       # jdt://, jar:, zipfile:: a decompiled class inside a dependency
+    path = to_fs_path(uri) or ""
+    return (path.endswith((".pyi", ".d.ts")) or any(p in path for p in _INSTALLED) or uri == requesting_uri)
 
 
 def merge(method: str, params, inner, cross):

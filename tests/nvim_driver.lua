@@ -307,6 +307,33 @@ function cases.open_no_remote(c)
   results.open_no_remote = { opened = opened, notes = notes_since(n) }
 end
 
+--- a buffer of every default filetype: the filetype Neovim detects, the client attached, the root
+--- the effective root_markers find; and what the cross_only option becomes in initializationOptions
+function cases.languages(c)
+  local crossnav = require('crossnav')
+  local cfg = (vim.lsp.config ~= nil and crossnav.method ~= 'start') and vim.lsp.config.crossnav or crossnav.lsp_config()
+  local out = {
+    defaults = { filetypes = crossnav.defaults.filetypes, root_markers = crossnav.defaults.root_markers },
+    filetypes = cfg.filetypes,
+    root_markers = cfg.root_markers,
+    files = {},
+  }
+  for _, f in ipairs(c.files) do
+    local buf = show(f)
+    table.insert(out.files, { file = f, filetype = vim.bo[buf].filetype, attached = crossnav_client(buf) ~= nil,
+      root = vim.fs.root(buf, cfg.root_markers) })
+  end
+  out.clients = #vim.lsp.get_clients({ name = 'crossnav' })
+  out.sent = crossnav_client(0).config.init_options or vim.NIL
+  out.cross_only = {
+    list = crossnav.init_options({ cross_only = { 'python', 'cs', 'typescriptreact', 'typescript' } }).crossOnly,
+    on = crossnav.init_options({ cross_only = true }).crossOnly,
+    off = crossnav.init_options({ cross_only = false }).crossOnly,
+    empty = crossnav.init_options({ cross_only = {} }).crossOnly,
+  }
+  results.languages = out
+end
+
 function cases.reindex(c)
   show(c.file)
   local n = #results.notes
@@ -329,7 +356,8 @@ local function start()
   end
   if config.mode == 'enable' then
     -- 0.11 native: lsp/crossnav.lua on the runtimepath, settings in vim.g.crossnav
-    vim.g.crossnav = { cmd = config.cmd }
+    -- a list without Python: Python files keep every location (tests/test_nvim.py references)
+    vim.g.crossnav = { cmd = config.cmd, cross_only = { 'go', 'cs' } }
     vim.lsp.enable('crossnav')
   elseif config.mode == 'setup-start' then
     -- the Neovim 0.10 code path (FileType autocmd + vim.lsp.start), forced on 0.11

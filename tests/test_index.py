@@ -604,3 +604,22 @@ def test_status_lists_repos(org):
         assert name in r.stdout
     defs = sqlite3.connect(org.db).execute("SELECT count(*) FROM defs").fetchone()[0]
     assert f"{defs:,} definitions" in r.stdout
+
+
+def test_minified_and_generated_files_are_skipped_with_a_reason(tmp_path):
+    """A bundle's one huge line adds nothing anyone navigates: skipped and counted, the rest indexed."""
+    from orgutil import init_repo
+    repo = tmp_path / "web"
+    repo.mkdir()
+    (repo / "vendor.min.js").write_text("function a(){return 1}\n")
+    (repo / "bundle.js").write_text("var x=" + "1+" * 40000 + "1;\n")
+    (repo / "app.js").write_text("export function ok() { return 1 }\n")
+    init_repo(repo)
+    db = tmp_path / "web.db"
+    res = run_cli("index", "--db", str(db), str(repo))
+    assert res.returncode == 0, res.stderr
+    out = res.stdout
+    assert "1 minified (.min.js)" in out and "1 minified or generated" in out
+    with sqlite3.connect(db) as c:
+        assert [r[0] for r in c.execute("SELECT path FROM files")] == ["app.js"]
+        assert sorted(r[0] for r in c.execute("SELECT path FROM skipped")) == ["bundle.js", "vendor.min.js"]

@@ -1,12 +1,17 @@
-"""Server settings from initializationOptions: the index path (no --db) and `crossOnly`."""
+"""Server settings from initializationOptions: the index path (no --db) and `crossOnly` (true, or a
+list of the languages it applies to, from initializationOptions and workspace/didChangeConfiguration)."""
 from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
 
 import pytest
 import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-from orgutil import SERVE, find, to_client_units
+from orgutil import SERVE, TESTS, find, index, init_repo, to_client_units
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -80,3 +85,162 @@ async def test_cross_only_filters_same_repo_locations(client: LanguageClient):
         where(client, *CORE, "retry.policy.compute_delay(", "compute_delay"),
         where(client, *FEES, "return compute_delay(attempt)", "compute_delay"),
     ])
+
+
+# ---- crossOnly as a list of languages ------------------------------------------------------------
+
+# every reference to payments' compute_delay, from either repo (include_declaration)
+ALL_REFS = [
+    (POLICY, "def compute_delay"), (POLICY, "return compute_delay("),
+    (CORE, "pol.compute_delay(attempt)"), (CORE, "retry.policy.compute_delay("), (FEES, "return compute_delay(attempt)"),
+]
+OTHER_REPO_REFS = ALL_REFS[:2]          # what a ledger file sees when crossOnly applies to it
+ENTRY_USE = (*CORE, "def post(entry: Entry", "Entry")          # defined in the same repo (ledger/models.py)
+ENTRY_DEF = ("ledger", "ledger/models.py", "class Entry", "Entry")
+
+
+@contextlib.asynccontextmanager
+async def session(org, init_options: dict):
+    """A fresh `crossnav serve` over stdio, initialized with these options (the VS Code preset)."""
+    c = await ClientServerConfig(server_command=[*SERVE]).start()
+    try:
+        result = await c.initialize_session(types.InitializeParams(
+            capabilities=client_capabilities("visual_studio_code"), root_uri=next(iter(org.repos.values())).as_uri(),
+            initialization_options={"db": str(org.db), **init_options}))
+        c.encoding = result.capabilities.position_encoding or "utf-16"
+        c.org = org
+        yield c
+    finally:
+        try:     # also after a failed assertion: stop() waits for the server to exit
+            await asyncio.wait_for(c.shutdown_session(), 20)
+        except Exception:  # noqa: BLE001 - a server that does not answer shutdown is ended
+            c._server.kill()
+        await c.stop()
+
+
+async def fees_refs(c):
+    return locs(await request_refs(c, *FEES, "return compute_delay(attempt)", "compute_delay"))
+
+
+async def entry_definition(c):
+    uri, line, ch = where(c, *ENTRY_USE)
+    return locs(await c.text_document_definition_async(types.DefinitionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=line, character=ch))))
+
+
+def expected(c, refs):
+    return sorted(where(c, *path, needle, "compute_delay") for path, needle in refs)
+
+
+def warnings(c):
+    return [m.message for m in c.log_messages if m.type == types.MessageType.Warning]
+
+
+def configure(c, value):
+    c.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"crossnav": {"crossOnly": value}}))
+
+
+async def test_cross_only_list_naming_the_files_language_filters(org):
+    async with session(org, {"crossOnly": ["go", "python"]}) as c:
+        assert await fees_refs(c) == expected(c, OTHER_REPO_REFS)
+        assert await entry_definition(c) == []           # ledger's own Entry: left to the Python server
+        assert not warnings(c)
+
+
+async def test_cross_only_list_without_the_files_language_does_not_filter(org):
+    async with session(org, {"crossOnly": ["go", "rust", "typescript"]}) as c:
+        assert await fees_refs(c) == expected(c, ALL_REFS)
+        assert await entry_definition(c) == [where(c, *ENTRY_DEF)]
+        assert not warnings(c)
+
+
+async def test_cross_only_false_and_empty_list_do_not_filter(org):
+    for value in (False, []):
+        async with session(org, {"crossOnly": value}) as c:
+            assert await fees_refs(c) == expected(c, ALL_REFS), value
+            assert await entry_definition(c) == [where(c, *ENTRY_DEF)], value
+
+
+@pytest.mark.parametrize("value", ["yes", "python", 1, {"python": True}, ["python", 3]])
+async def test_malformed_cross_only_is_ignored_with_a_log_message(org, value):
+    async with session(org, {"crossOnly": value}) as c:
+        assert await fees_refs(c) == expected(c, ALL_REFS)      # the default (false) stays
+        assert [w for w in warnings(c) if "ignoring crossOnly=" in w and "initializationOptions" in w], c.log_messages
+
+
+async def test_unknown_language_names_are_dropped_the_others_kept(org):
+    async with session(org, {"crossOnly": ["klingon", "Python"]}) as c:
+        assert await fees_refs(c) == expected(c, OTHER_REPO_REFS)
+        assert [w for w in warnings(c) if "unknown language 'klingon'" in w], c.log_messages
+
+
+async def test_did_change_configuration_switches_between_lists_and_booleans(org):
+    async with session(org, {}) as c:
+        assert await fees_refs(c) == expected(c, ALL_REFS)         # default: false
+        configure(c, ["python"])
+        assert await fees_refs(c) == expected(c, OTHER_REPO_REFS)
+        configure(c, ["go"])
+        assert await fees_refs(c) == expected(c, ALL_REFS)
+        configure(c, ["python", "javascript"])
+        assert await entry_definition(c) == []
+        configure(c, "python")                                       # malformed: the list above stays
+        assert await fees_refs(c) == expected(c, OTHER_REPO_REFS)
+        assert [w for w in warnings(c) if "workspace/didChangeConfiguration" in w and "ignoring crossOnly='python'" in w]
+        configure(c, False)
+        assert await fees_refs(c) == expected(c, ALL_REFS)
+        configure(c, True)
+        assert await fees_refs(c) == expected(c, OTHER_REPO_REFS)
+        assert await entry_definition(c) == []
+        configure(c, None)                                           # null: the default
+        assert await entry_definition(c) == [where(c, *ENTRY_DEF)]
+
+
+# ---- the same for a Go file: the list is matched against the requesting file's language ----------
+
+class GoOrg:
+    def __init__(self, db, repos):
+        self.db, self.repos = db, repos
+
+    def path(self, repo, rel):
+        return self.repos[repo] / rel
+
+    def uri(self, repo, rel):
+        return self.path(repo, rel).as_uri()
+
+
+@pytest.fixture(scope="module")
+def go_org(tmp_path_factory):
+    """tests/fixtures/go-org (payments-go uses platform-go) as git repos, indexed by the real CLI."""
+    dest = tmp_path_factory.mktemp("go-org")
+    repos = {}
+    for src in sorted((TESTS / "fixtures" / "go-org").iterdir()):
+        shutil.copytree(src, dest / src.name)
+        init_repo(dest / src.name)
+        repos[src.name] = dest / src.name
+    result = index(dest / "go.db", *repos.values())
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    return GoOrg(dest / "go.db", repos)
+
+
+SERVICE_GO = ("payments-go", "service/service.go")
+
+
+async def go_definition(c, needle, sub):
+    uri, line, ch = where(c, *SERVICE_GO, needle, sub)
+    c.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
+        uri=uri, language_id="go", version=1, text=c.org.path(*SERVICE_GO).read_text(encoding="utf-8"))))
+    return locs(await c.text_document_definition_async(types.DefinitionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=line, character=ch))))
+
+
+async def test_cross_only_list_applies_to_go_files_by_their_language(go_org):
+    helper = ("payments-go", "service/helpers.go", "func helper(", "helper")     # same repo
+    new = ("platform-go", "log/log.go", "func New(", "New")                      # another team's repo
+    async with session(go_org, {"crossOnly": ["go"]}) as c:
+        assert await go_definition(c, "helper(s.cfg", "helper") == []
+        assert where(c, *new) in await go_definition(c, 'plog.New("run")', "New")
+        assert all(uri.startswith(go_org.repos["platform-go"].as_uri() + "/")
+                   for uri, _, _ in await go_definition(c, 'plog.New("run")', "New"))    # no vendored copy in payments-go
+    async with session(go_org, {"crossOnly": ["python"]}) as c:
+        assert await go_definition(c, "helper(s.cfg", "helper") == [where(c, *helper)]
+        assert not warnings(c)

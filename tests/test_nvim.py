@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from orgutil import CLI, commit_all, find, index
+from orgutil import CLI, commit_all, find, git, index
 
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN = ROOT / "editors" / "nvim"
@@ -108,12 +108,51 @@ def collect(proc: subprocess.Popen, tmp: Path, timeout: float) -> dict:
 
 
 ORDER = ["attach", "definition", "references", "hover", "health", "search", "search_picker", "find", "find_symbol",
-         "find_more", "find_error", "find_picker", "status", "owners", "open", "open_no_remote", "reindex"]
+         "find_more", "find_error", "find_picker", "status", "owners", "open", "open_no_remote", "languages", "reindex"]
+
+# The plugin's defaults, as documented (doc/crossnav.txt, README): every language the server indexes.
+FILETYPES = ["python", "go", "typescript", "typescriptreact", "javascript", "javascriptreact", "java", "kotlin",
+             "rust", "cs", "ruby", "c", "cpp"]
+ROOT_MARKERS = [".git", ["pyproject.toml", "setup.cfg", "go.mod", "package.json", "Cargo.toml", "pom.xml",
+                         "build.gradle", "build.gradle.kts", "Gemfile", "CMakeLists.txt"]]
+
+# A tree of projects, one per language and build tool: (source file, the filetype Neovim detects, the root
+# the default root_markers must find), under LANGS; the project files are created empty.
+LANG_MARKERS = ["py/setup.cfg", "gomod/go.mod", "node/package.json", "maven/pom.xml", "gradle/build.gradle.kts",
+                "groovy/build.gradle", "cargo/Cargo.toml", "gem/Gemfile", "cmake/CMakeLists.txt",
+                "repo/web/package.json", "mix/pyproject.toml", "mix/web/package.json"]
+LANG_SOURCES = [
+    ("py/pkg/mod.py", "python", "py"),
+    ("gomod/cmd/tool/main.go", "go", "gomod"),
+    ("node/src/index.ts", "typescript", "node"),
+    ("node/src/view.tsx", "typescriptreact", "node"),
+    ("node/lib/util.js", "javascript", "node"),
+    ("node/src/button.jsx", "javascriptreact", "node"),
+    ("maven/src/main/java/acme/App.java", "java", "maven"),
+    ("gradle/src/main/kotlin/App.kt", "kotlin", "gradle"),
+    ("groovy/src/main/kotlin/Lib.kt", "kotlin", "groovy"),
+    ("cargo/src/lib.rs", "rust", "cargo"),
+    ("repo/src/Service.cs", "cs", "repo"),              # C# has no literal project file: the git repo
+    ("gem/lib/acme/thing.rb", "ruby", "gem"),
+    ("cmake/src/ring.c", "c", "cmake"),
+    ("cmake/src/ring.cpp", "cpp", "cmake"),
+    ("repo/web/src/app.ts", "typescript", "repo"),      # .git wins over the nearer package.json
+    ("mix/web/app.js", "javascript", "mix/web"),         # outside git: the nearest project file of any kind
+]
+
+
+def lang_tree(root: Path) -> Path:
+    for rel in LANG_MARKERS + [src for src, _, _ in LANG_SOURCES]:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text("\n")
+    git(root / "repo", "init", "-q")
+    return root
 
 
 @pytest.fixture(scope="module")
 def runs(org, tmp_path_factory):
     """All three modes, run concurrently; {mode: results}."""
+    langs = lang_tree(tmp_path_factory.mktemp("langs"))
     cases = {
         "attach": {"file": str(org.path(*CORE))},
         "definition": cursor(org, *CORE, "pol.compute_delay(attempt)", "compute_delay"),
@@ -132,6 +171,7 @@ def runs(org, tmp_path_factory):
         "owners": cursor(org, *CORE, "policy = BO(base", "BO"),
         "open": cursor(org, *POLICY, "class Backoff", "Backoff"),
         "open_no_remote": {"file": str(org.path(*GOOD)), "line": 0},
+        "languages": {"files": [str(langs / src) for src, _, _ in LANG_SOURCES]},
         "reindex": {"file": str(org.path(*CORE))},
     }
     procs = {}
@@ -146,6 +186,7 @@ def runs(org, tmp_path_factory):
     for mode, (proc, tmp, db) in procs.items():
         out[mode] = collect(proc, tmp, timeout=150)
         out[mode]["_db"] = str(db)
+        out[mode]["_langs"] = str(langs)
     return out
 
 
@@ -209,6 +250,11 @@ def test_checkhealth(runs, org, mode):
     assert "ERROR" not in text and "WARNING" not in text, text
     how = "vim.lsp.start" if mode == "setup-start" else "vim.lsp.enable"
     assert re.search(r"OK Neovim 0\.\d+.*" + re.escape(how), text), text
+    assert "filetypes: " + ", ".join(FILETYPES) in text, text
+    if mode == "enable":    # vim.g.crossnav.cross_only = { 'go', 'cs' }
+        assert "cross_only: on for go, csharp (only other repositories), off for the other languages" in text, text
+    else:
+        assert "cross_only: off" in text, text
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -345,6 +391,31 @@ def test_open_without_remote_says_so(runs, mode):
     o = result(runs, mode, "open_no_remote")
     assert o["opened"] == []
     assert any("broken" in n["msg"] and "no known git remote" in n["msg"] for n in o["notes"]), o
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_language_attaches_with_the_default_filetypes_and_root_markers(runs, mode):
+    r = result(runs, mode, "languages")
+    assert r["defaults"] == {"filetypes": FILETYPES, "root_markers": ROOT_MARKERS}
+    assert (r["filetypes"], r["root_markers"]) == (FILETYPES, ROOT_MARKERS)      # what the client was given
+    langs = Path(runs[mode]["_langs"])
+    got = [(f["file"], f["filetype"], f["attached"], f["root"]) for f in r["files"]]
+    assert got == [(str(langs / src), ft, True, str(langs / root)) for src, ft, root in LANG_SOURCES]
+    assert {ft for _, ft, _ in LANG_SOURCES} == set(FILETYPES)
+    assert r["clients"] == 1                     # one server for every language and project
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_cross_only_languages_reach_the_server(runs, mode):
+    r = result(runs, mode, "languages")
+    # filetypes become the server's language names, each once; an empty list is off
+    assert r["cross_only"] == {"list": ["python", "csharp", "typescript"], "on": True, "off": False, "empty": False}
+    sent = r["sent"] or {}
+    if mode == "enable":
+        # and Python files keep every location (test_references_fill_quickfix_across_repos, same run)
+        assert sent["crossOnly"] == ["go", "csharp"]
+    else:
+        assert "crossOnly" not in sent
 
 
 def test_reindex_reports_summary(runs):

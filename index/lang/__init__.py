@@ -75,15 +75,25 @@ VALUE = frozenset({"variable", "constant", "attribute", "field", "parameter", "p
 KINDS = tuple(sorted(STRONG | VALUE))
 
 # The registry: module names under index/lang/ (python lives in index/python.py for history).
-MODULES = ("crossnav.index.python", "crossnav.index.lang.csharp", "crossnav.index.lang.ruby")
+MODULES = ("crossnav.index.python", "crossnav.index.lang.go", "crossnav.index.lang.csharp", "crossnav.index.lang.ruby",
+           "crossnav.index.lang.c", "crossnav.index.lang.cpp", "crossnav.index.lang.java", "crossnav.index.lang.kotlin",
+           "crossnav.index.lang.typescript", "crossnav.index.lang.javascript",
+           "crossnav.index.lang.rust")
+
+
+UNAVAILABLE: dict = {}   # module name -> why it did not import (a grammar wheel missing or incompatible)
 
 
 @lru_cache(maxsize=None)
 def languages() -> tuple:
-    """Every language module that imports (its grammar wheel installed)."""
+    """Every language module that imports. One whose grammar wheel is missing or built for another
+    tree-sitter is left out (its files are not indexed) and noted in UNAVAILABLE for the CLI to say."""
     out = []
     for name in MODULES:
-        out.append(importlib.import_module(name))
+        try:
+            out.append(importlib.import_module(name))
+        except (ImportError, ValueError) as e:   # ValueError: tree-sitter refuses the grammar's ABI version
+            UNAVAILABLE[name.rpartition(".")[2]] = f"{type(e).__name__}: {e}"
     return tuple(out)
 
 
@@ -100,6 +110,18 @@ def for_path(path: str):
     if lang is None and name.endswith(".d.ts"):
         lang = _by_ext().get(".ts")
     return lang
+
+
+def skip_reason(lg, path: str, data: bytes) -> str | None:
+    """Why a file of this language is not worth indexing (generated or minified: one huge line of a
+    bundle adds nothing a person navigates), or None. A language may add its own rule as `skip()`."""
+    own = getattr(lg, "skip", None)
+    why = own(path, data) if own is not None else None
+    if why:
+        return why
+    if len(data) > 32768 and data.count(b"\n") * 1000 < len(data):   # average line over 1000 bytes
+        return "minified or generated (lines over 1000 characters on average)"
+    return None
 
 
 def by_name(name: str):

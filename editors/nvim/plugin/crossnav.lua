@@ -1,4 +1,4 @@
--- crossnav: cross-repository navigation for Python (see :help crossnav).
+-- crossnav: cross-repository navigation (see :help crossnav).
 -- Deliberately tiny: the Lua modules load only when a crossnav client attaches or setup() is called.
 if vim.g.loaded_crossnav then
   return

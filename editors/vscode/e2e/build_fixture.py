@@ -1,5 +1,6 @@
-"""Build the test suite's fixture org (tests/orgutil.py: five git repos) into DEST/src, index it with
-the real CLI into DEST/org.db, and print {"db", "repos": {name: path}, "heads": {name: commit}} as JSON.
+"""Build the test suite's fixture org (tests/orgutil.py: five Python repos) and the Go fixture org
+(tests/fixtures/go-org: four repos) into DEST/src, index them with the real CLI into DEST/org.db, and
+print {"db", "repos": {name: path}, "heads": {name: commit}} as JSON.
 
 Run it with a Python that has crossnav installed: `python build_fixture.py DEST`."""
 from __future__ import annotations
@@ -18,6 +19,11 @@ shutil.rmtree(orgutil.SESSION_DIR, ignore_errors=True)  # made at import time fo
 
 def main(dest: Path) -> int:
     repos = orgutil.build_org(dest / "src")
+    for src in sorted((TESTS / "fixtures" / "go-org").iterdir()):   # a second language, another team's repos
+        if src.is_dir():
+            shutil.copytree(src, dest / "src" / src.name)
+            orgutil.init_repo(dest / "src" / src.name)
+            repos[src.name] = dest / "src" / src.name
     db = dest / "org.db"
     result = orgutil.index(db, *repos.values())
     if result.returncode != 0:

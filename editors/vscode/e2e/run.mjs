@@ -269,8 +269,9 @@ await scenario('workbench opens ledger/core.py', async () => {
   await quickOpen('core.py');
 });
 
-await scenario('status bar shows the index: 5 repos', async () => {
-  await expectText(statusbar, 'crossnav: 5 repos', 45_000);
+const REPO_COUNT = Object.keys(fixture.repos).length;   // the Python org and the Go org
+await scenario(`status bar shows the index: ${REPO_COUNT} repos`, async () => {
+  await expectText(statusbar, `crossnav: ${REPO_COUNT} repos`, 45_000);
 });
 
 await scenario('hover shows the owner and the contribution link', async () => {
@@ -388,6 +389,33 @@ await scenario('show owners lists the deciding rule', async () => {
     }
   }
   await page.keyboard.press('Escape');
+});
+
+await scenario('F12 in a Go file jumps into another team\'s Go repo', async () => {
+  const svc = readFileSync(join(fixture.repos['payments-go'], 'service/service.go'), 'utf8').split('\n');
+  const useLine = svc.findIndex((l) => l.includes('plog.New("svc")')) + 1;
+  const useCol = svc[useLine - 1].indexOf('New(') + 1;
+  const newLine = readFileSync(join(fixture.repos['platform-go'], 'log/log.go'), 'utf8').split('\n')
+    .findIndex((l) => l.startsWith('func New(')) + 1;
+  await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(fixture.repos['payments-go'])}`);
+  await page.locator('.monaco-workbench').waitFor({ timeout: T(60_000) });
+  await page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ timeout: T(60_000) });
+  await quickOpen('service.go');
+  await expectText(statusbar, `crossnav: ${REPO_COUNT} repos`, 45_000);  // the extension started for a Go file
+  // Go indents with tabs: the status bar's Col counts a tab as 4, so wait for the line only
+  await page.keyboard.press('Control+g');
+  await quickInputBox.waitFor({ state: 'visible', timeout: T(10_000) });
+  await quickInputBox.fill(`:${useLine}:${useCol}`);
+  await expectText(page.locator('.quick-input-list .monaco-list-row'), `line ${useLine}`, 10_000);
+  await page.keyboard.press('Enter');
+  await expectText(statusbar, `Ln ${useLine}, Col ${useCol + 3}`);
+  await page.keyboard.press('F12');
+  await expectText(activeTab, 'log.go');
+  await expectText(statusbar, `Ln ${newLine},`);
+  const crumbs = await page.locator('.breadcrumbs-control').first().innerText();
+  if (!crumbs.includes('platform-go') || crumbs.includes('vendor')) {
+    throw new Error(`breadcrumbs do not name platform-go's own log.go: ${JSON.stringify(crumbs)}`);
+  }
 });
 
 await scenario('a missing server is reported with what to do', async () => {

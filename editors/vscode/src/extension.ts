@@ -1,4 +1,4 @@
-/** crossnav for VS Code: starts `crossnav serve` for Python files, and adds cross-repository
+/** crossnav for VS Code: starts `crossnav serve` for the languages it indexes, and adds cross-repository
  *  search, owners, code-host links, reindexing and an index-freshness status item. */
 import * as vscode from 'vscode';
 import { State } from 'vscode-languageclient/node';
@@ -49,7 +49,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       status.schedule();
     }
   }));
-  // `crossOnly: auto` depends on whether a Python language server extension is installed.
+  // `crossOnly: auto` depends on which languages' own language server extensions are installed.
   context.subscriptions.push(vscode.extensions.onDidChange(() => void server?.sendConfiguration()));
 
   await startAndReport(server, status);

@@ -122,9 +122,16 @@ export function expandPath(value: string, home: string, workspaceFolder: string 
   return v;
 }
 
-// ---------------------------------------------------------------------------- crossOnly
+// ---------------------------------------------------------------------------- languages and crossOnly
 
-/** Extensions that already answer definition/references in the file's own repo. */
+/** The VS Code language ids the server answers for (the client's documentSelector; package.json's
+ *  activationEvents list the same ids). */
+export const LANGUAGE_IDS = [
+  'python', 'go', 'typescript', 'typescriptreact', 'javascript', 'javascriptreact', 'java', 'kotlin', 'rust',
+  'csharp', 'ruby', 'c', 'cpp',
+];
+
+/** Extensions that already answer definition/references for Python in the file's own repo. */
 export const PYTHON_LANGUAGE_SERVERS = [
   'ms-python.vscode-pylance',
   'ms-python.python',
@@ -132,13 +139,31 @@ export const PYTHON_LANGUAGE_SERVERS = [
   'detachhead.basedpyright',
 ];
 
-/** The `crossOnly` sent to the server: the setting when it is a boolean; for `auto`, on exactly when
- *  another Python language server extension is installed (so results are not listed twice). */
-export function effectiveCrossOnly(setting: unknown, installed: (id: string) => boolean): boolean {
+/** Per language (the server's names, `files.language`): the extensions whose language server
+ *  already answers definition/references inside the file's own repo, or `builtin` when VS Code's own
+ *  does (its TypeScript server answers TypeScript and JavaScript files). */
+export const OWN_LANGUAGE_SERVERS: readonly { languages: string[]; extensions: string[] | 'builtin' }[] = [
+  { languages: ['python'], extensions: PYTHON_LANGUAGE_SERVERS },
+  { languages: ['go'], extensions: ['golang.go'] },
+  { languages: ['typescript', 'javascript'], extensions: 'builtin' },
+  { languages: ['java'], extensions: ['redhat.java', 'vscjava.vscode-java-pack'] },
+  { languages: ['kotlin'], extensions: ['fwcd.kotlin'] },
+  { languages: ['rust'], extensions: ['rust-lang.rust-analyzer'] },
+  { languages: ['csharp'], extensions: ['ms-dotnettools.csharp', 'ms-dotnettools.csdevkit'] },
+  { languages: ['ruby'], extensions: ['Shopify.ruby-lsp'] },
+  { languages: ['c', 'cpp'], extensions: ['ms-vscode.cpptools', 'llvm-vs-code-extensions.vscode-clangd'] },
+];
+
+/** The `crossOnly` sent to the server: the setting when it is a boolean; for `auto`, the languages
+ *  whose own language server is present (so that its in-repo results are not listed twice), and for
+ *  files of every other language all locations. */
+export function effectiveCrossOnly(setting: unknown, installed: (id: string) => boolean): boolean | string[] {
   if (typeof setting === 'boolean') {
     return setting;
   }
-  return PYTHON_LANGUAGE_SERVERS.some(installed);
+  return OWN_LANGUAGE_SERVERS
+    .filter((entry) => entry.extensions === 'builtin' || entry.extensions.some(installed))
+    .flatMap((entry) => entry.languages);
 }
 
 // ---------------------------------------------------------------------------- ages and status

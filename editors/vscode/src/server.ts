@@ -17,6 +17,7 @@ import {
 import {
   effectiveCrossOnly,
   expandPath,
+  LANGUAGE_IDS,
   pythonImportError,
   resolveServerCommand,
   type FileProbe,
@@ -53,7 +54,7 @@ export function dbSetting(): string {
   return expandPath(config().get<string>('db', ''), os.homedir(), firstFolder(), process.env);
 }
 
-export function crossOnly(): boolean {
+export function crossOnly(): boolean | string[] {
   return effectiveCrossOnly(config().get('crossOnly', 'auto'), (id) => vscode.extensions.getExtension(id) !== undefined);
 }
 
@@ -124,7 +125,7 @@ export function createClient(cmd: ServerCommand, output: vscode.OutputChannel,
     return Promise.resolve(proc);
   };
   const clientOptions: LanguageClientOptions = {
-    documentSelector: [{ scheme: 'file', language: 'python' }],
+    documentSelector: LANGUAGE_IDS.map((language) => ({ scheme: 'file', language })),
     outputChannel: output,
     traceOutputChannel: output,
     errorHandler,

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import {
   effectiveCrossOnly,
@@ -11,6 +13,7 @@ import {
   findView,
   formatAge,
   INSTALL_HINT,
+  LANGUAGE_IDS,
   markColumn,
   oldestIndexedAt,
   ownersLines,
@@ -102,15 +105,94 @@ describe('expandPath', () => {
 });
 
 describe('effectiveCrossOnly', () => {
+  /** The server's language names (files.language): everything auto may send. */
+  const SERVER_LANGUAGES = ['python', 'go', 'typescript', 'javascript', 'java', 'kotlin', 'rust', 'csharp', 'ruby', 'c', 'cpp'];
+  const only = (...ids: string[]) => (id: string) => ids.includes(id);
+  const sorted = (v: boolean | string[]) => (Array.isArray(v) ? [...v].sort() : v);
+
   it('follows an explicit boolean', () => {
     assert.equal(effectiveCrossOnly(true, () => false), true);
     assert.equal(effectiveCrossOnly(false, () => true), false);
   });
-  it('auto: on exactly when a Python language server extension is installed', () => {
-    assert.equal(effectiveCrossOnly('auto', () => false), false);
-    assert.equal(effectiveCrossOnly('auto', (id) => id === 'ms-python.vscode-pylance'), true);
-    assert.equal(effectiveCrossOnly('auto', (id) => id === 'detachhead.basedpyright'), true);
-    assert.equal(effectiveCrossOnly(undefined, (id) => id === 'ms-python.python'), true);
+  it('auto without other language servers: TypeScript and JavaScript only (VS Code answers them itself)', () => {
+    assert.deepEqual(sorted(effectiveCrossOnly('auto', () => false)), ['javascript', 'typescript']);
+    assert.deepEqual(sorted(effectiveCrossOnly('auto', only('esbenp.prettier-vscode', 'eamodio.gitlens'))), ['javascript', 'typescript']);
+  });
+  it('auto: each language server extension turns on its own languages', () => {
+    const cases: [string, string[]][] = [
+      ['ms-python.vscode-pylance', ['python']],
+      ['ms-python.python', ['python']],
+      ['ms-pyright.pyright', ['python']],
+      ['detachhead.basedpyright', ['python']],
+      ['golang.go', ['go']],
+      ['rust-lang.rust-analyzer', ['rust']],
+      ['redhat.java', ['java']],
+      ['vscjava.vscode-java-pack', ['java']],
+      ['ms-dotnettools.csharp', ['csharp']],
+      ['ms-dotnettools.csdevkit', ['csharp']],
+      ['ms-vscode.cpptools', ['c', 'cpp']],
+      ['llvm-vs-code-extensions.vscode-clangd', ['c', 'cpp']],
+      ['fwcd.kotlin', ['kotlin']],
+      ['Shopify.ruby-lsp', ['ruby']],
+    ];
+    for (const [ext, languages] of cases) {
+      assert.deepEqual(sorted(effectiveCrossOnly('auto', only(ext))), [...languages, 'javascript', 'typescript'].sort(), ext);
+    }
+  });
+  it('auto with several installed lists each language once', () => {
+    const got = effectiveCrossOnly('auto', only('ms-python.vscode-pylance', 'ms-python.python', 'golang.go',
+      'ms-vscode.cpptools', 'llvm-vs-code-extensions.vscode-clangd'));
+    assert.deepEqual(sorted(got), ['c', 'cpp', 'go', 'javascript', 'python', 'typescript']);
+  });
+  it('auto with everything installed names every server language, and nothing else', () => {
+    assert.deepEqual(sorted(effectiveCrossOnly('auto', () => true)), [...SERVER_LANGUAGES].sort());
+  });
+  it('an unset or unexpected setting behaves as auto', () => {
+    assert.deepEqual(sorted(effectiveCrossOnly(undefined, only('golang.go'))), ['go', 'javascript', 'typescript']);
+    assert.deepEqual(sorted(effectiveCrossOnly('sometimes', () => false)), ['javascript', 'typescript']);
+  });
+});
+
+describe('package.json', () => {
+  // out/test/logic.test.js -> editors/vscode/package.json
+  const manifest = JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as {
+    activationEvents: string[];
+    keywords: string[];
+    contributes: {
+      menus: Record<string, { command: string; when?: string }[]>;
+      configuration: { properties: Record<string, { enum?: unknown[]; default?: unknown }> };
+    };
+  };
+  const VSCODE_IDS = ['python', 'go', 'typescript', 'typescriptreact', 'javascript', 'javascriptreact', 'java', 'kotlin',
+    'rust', 'csharp', 'ruby', 'c', 'cpp'];
+
+  it('the client serves every supported language id', () => {
+    assert.deepEqual([...LANGUAGE_IDS].sort(), [...VSCODE_IDS].sort());
+  });
+  it('activates on exactly the languages the client serves', () => {
+    assert.deepEqual([...manifest.activationEvents].sort(), LANGUAGE_IDS.map((id) => `onLanguage:${id}`).sort());
+  });
+  it('offers "Show owners" in the context menu of those languages only', () => {
+    const entry = manifest.contributes.menus['editor/context'].find((m) => m.command === 'crossnav.showOwners');
+    const match = /^editorLangId =~ \/(.*)\/$/.exec(entry?.when ?? '');
+    assert.ok(match, entry?.when);
+    const re = new RegExp(match[1]);
+    for (const id of LANGUAGE_IDS) {
+      assert.ok(re.test(id), id);
+    }
+    for (const id of ['plaintext', 'markdown', 'json', 'cpp2', 'objective-c', 'shellscript']) {
+      assert.ok(!re.test(id), id);
+    }
+  });
+  it('keeps crossOnly auto by default, with true and false', () => {
+    const crossOnly = manifest.contributes.configuration.properties['crossnav.crossOnly'];
+    assert.deepEqual(crossOnly.enum, ['auto', true, false]);
+    assert.equal(crossOnly.default, 'auto');
+  });
+  it('has a keyword for every language', () => {
+    for (const k of ['python', 'go', 'typescript', 'javascript', 'java', 'kotlin', 'rust', 'csharp', 'ruby', 'c', 'c++']) {
+      assert.ok(manifest.keywords.includes(k), k);
+    }
   });
 });
 

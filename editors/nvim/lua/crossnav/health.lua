@@ -128,10 +128,41 @@ local function check_database(cfg)
   return path
 end
 
+--- The filetypes the client attaches to, and for which of them crossOnly drops the file's own repo.
+local function check_languages(cfg)
+  local crossnav = require('crossnav')
+  local fts = type(cfg.filetypes) == 'table' and cfg.filetypes or {}
+  if #fts == 0 then
+    health.warn('no filetypes configured: the client attaches to no buffer', { 'setup{ filetypes = { ... } }' })
+  else
+    health.info('filetypes: ' .. table.concat(fts, ', '))
+  end
+  local co = (cfg.init_options or {}).crossOnly
+  if co == nil or co == false then
+    health.info("cross_only: off: definition and references list every repository, the file's own too")
+  elseif co == true then
+    health.info("cross_only: on for every language: definition and references list only other repositories")
+  elseif vim.islist(co) then
+    local names = vim.tbl_map(tostring, co)
+    health.info(('cross_only: on for %s (only other repositories), off for the other languages'):format(
+      table.concat(names, ', ')))
+    local unknown = vim.tbl_filter(function(name)
+      return not vim.tbl_contains(crossnav.languages, name)
+    end, names)
+    if #unknown > 0 then
+      health.warn(('cross_only: not crossnav language names: %s (the server drops them)'):format(table.concat(unknown, ', ')),
+        { 'language names: ' .. table.concat(crossnav.languages, ', ') })
+    end
+  else
+    health.warn(('cross_only = %s is not true, false or a list of languages: the server ignores it'):format(vim.inspect(co)),
+      { "cross_only = true, or e.g. cross_only = { 'python', 'go' }" })
+  end
+end
+
 local function check_client(path)
   local clients = vim.lsp.get_clients({ name = 'crossnav' })
   if #clients == 0 then
-    health.info('no crossnav client is running: open a Python file to check the index contents')
+    health.info('no crossnav client is running: open a file of one of the filetypes above to check the index contents')
     return
   end
   local client = clients[1]
@@ -190,6 +221,7 @@ function M.check()
   end
   local cfg = effective_config()
   check_server(cfg)
+  check_languages(cfg)
   local path = check_database(cfg)
   check_client(path)
   local pickers = {}

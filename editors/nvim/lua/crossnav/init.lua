@@ -1,4 +1,5 @@
---- crossnav for Neovim: starts `crossnav serve` for Python buffers and adds commands on top of the
+--- crossnav for Neovim: starts `crossnav serve` for buffers of every language it indexes (Python, Go,
+--- TypeScript/JavaScript, Java, Kotlin, Rust, C#, Ruby, C, C++) and adds commands on top of the
 --- standard LSP features (definition, references, hover, workspace symbols come from the server).
 ---
 --- Neovim 0.11+: `setup()` uses vim.lsp.config() + vim.lsp.enable() (or skip setup() and just call
@@ -11,13 +12,14 @@ local has_011 = vim.fn.has('nvim-0.11') == 1
 --- @class crossnav.Opts
 --- @field cmd? string[]                 server command (default { 'crossnav', 'serve' })
 --- @field db? string                    index file (initializationOptions.db; default: the server's default)
---- @field cross_only? boolean           definitions/references only in *other* repos (beside pyright)
+--- @field cross_only? boolean|string[]  definitions/references only in *other* repos: for every file (true) or for
+---                                      files of these languages ({ 'python', 'go' }: beside pyright and gopls)
 --- @field max_references? integer
 --- @field max_symbols? integer
 --- @field jedi_budget? number
 --- @field init_options? table           extra initializationOptions, passed as is
---- @field filetypes? string[]           default { 'python' }
---- @field root_markers? string[]        default { '.git', 'pyproject.toml', 'setup.cfg' }
+--- @field filetypes? string[]           default: every language crossnav indexes (M.defaults.filetypes)
+--- @field root_markers? (string|string[])[]  default { '.git', { 'pyproject.toml', 'go.mod', 'package.json', ... } }
 --- @field method? 'auto'|'enable'|'start'  how to start the client (auto: enable on 0.11+, start on 0.10)
 --- @field capabilities? table
 --- @field on_attach? fun(client: vim.lsp.Client, bufnr: integer)
@@ -27,10 +29,20 @@ local has_011 = vim.fn.has('nvim-0.11') == 1
 --- @field find_limit? integer           results of :CrossnavFind without count:N (default 100)
 --- @field owners_display? 'float'|'notify'  how :CrossnavOwners shows its answer (default float)
 
+--- The languages the server indexes (its `files.language` names, what `cross_only` lists).
+M.languages = { 'python', 'go', 'typescript', 'javascript', 'java', 'kotlin', 'rust', 'csharp', 'ruby', 'c', 'cpp' }
+
+--- Neovim filetypes whose name is not the server's language name.
+M.filetype_language = { cs = 'csharp', typescriptreact = 'typescript', javascriptreact = 'javascript' }
+
 M.defaults = {
   cmd = { 'crossnav', 'serve' },
-  filetypes = { 'python' },
-  root_markers = { '.git', 'pyproject.toml', 'setup.cfg' },
+  filetypes = { 'python', 'go', 'typescript', 'typescriptreact', 'javascript', 'javascriptreact', 'java', 'kotlin',
+    'rust', 'cs', 'ruby', 'c', 'cpp' },
+  -- the git repository is what crossnav indexes; outside one, the nearest project manifest (equal
+  -- priority). Only literal names work here: C# projects (*.csproj) rely on .git.
+  root_markers = { '.git', { 'pyproject.toml', 'setup.cfg', 'go.mod', 'package.json', 'Cargo.toml', 'pom.xml',
+    'build.gradle', 'build.gradle.kts', 'Gemfile', 'CMakeLists.txt' } },
   method = 'auto',
   commands = true,
   picker = 'auto',
@@ -64,7 +76,7 @@ function M.init_options(o)
     init.db = vim.fn.expand(o.db)
   end
   if o.cross_only ~= nil then
-    init.crossOnly = o.cross_only and true or false
+    init.crossOnly = M.cross_only_value(o.cross_only)
   end
   if o.max_references then
     init.maxReferences = o.max_references
@@ -79,6 +91,28 @@ function M.init_options(o)
     return nil -- ({} would be sent as a JSON array)
   end
   return init
+end
+
+--- initializationOptions.crossOnly for the `cross_only` option: true/false, or the list of server
+--- language names (filetypes such as `cs` or `typescriptreact` are translated; an empty list is false).
+--- @param v boolean|string[]
+--- @return boolean|string[]
+function M.cross_only_value(v)
+  if type(v) ~= 'table' then
+    return v and true or false
+  end
+  local out, seen = {}, {}
+  for _, name in ipairs(v) do
+    local lang = M.filetype_language[name] or name
+    if not seen[lang] then
+      seen[lang] = true
+      out[#out + 1] = lang
+    end
+  end
+  if #out == 0 then
+    return false -- no language: the same as off
+  end
+  return out
 end
 
 --- One server answers for every repo (they share one index), so reuse the running client whatever
@@ -187,7 +221,7 @@ function M.setup(opts)
       M.start(ev.buf)
     end,
   })
-  -- buffers already open when setup() runs (e.g. when lazy-loaded on ft=python)
+  -- buffers already open when setup() runs (e.g. when lazy-loaded on ft = { 'python', 'go', ... })
   for _, buf in ipairs(vim.api.nvim_list_bufs()) do
     if vim.api.nvim_buf_is_loaded(buf) and vim.tbl_contains(o.filetypes, vim.bo[buf].filetype) then
       M.start(buf)
@@ -232,7 +266,7 @@ function M.execute(command, args, cb, bufnr)
   bufnr = bufnr or vim.api.nvim_get_current_buf()
   local client = M.client(bufnr)
   if not client then
-    cb({ message = 'no crossnav language server is running (open a Python file, see :checkhealth crossnav)' }, nil, nil)
+    cb({ message = 'no crossnav language server is running (open a source file, see :checkhealth crossnav)' }, nil, nil)
     return
   end
   local params = { command = command, arguments = { args } }

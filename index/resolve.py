@@ -263,10 +263,11 @@ def derive(conn: sqlite3.Connection) -> tuple[list, list]:
 def store_derived(conn: sqlite3.Connection, derived: tuple[list, list]) -> tuple[int, int]:
     """Replace `resolved` and `usage` with `derive`'s rows; caller owns the transaction."""
     resolved, usage = derived
+    from .store import insert_many
     conn.execute("DELETE FROM resolved")
-    conn.executemany("INSERT INTO resolved(target, canonical) VALUES (?, ?)", resolved)
+    insert_many(conn, "resolved(target, canonical)", 2, resolved)
     conn.execute("DELETE FROM usage")
-    conn.executemany("INSERT INTO usage(qualname, refs, repos) VALUES (?, ?, ?)", usage)
+    insert_many(conn, "usage(qualname, refs, repos)", 3, usage)
     return len(resolved), sum(1 for _, c in resolved if c)
 
 

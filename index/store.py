@@ -6,6 +6,7 @@ SCHEMA_VERSION on any incompatible change.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import sqlite3
 from pathlib import Path
@@ -155,6 +156,21 @@ CREATE TRIGGER IF NOT EXISTS defs_ad AFTER DELETE ON defs BEGIN
     INSERT INTO defs_fts(defs_fts, rowid, name) VALUES ('delete', old.id, old.name);
 END;"""
 
+
+
+def insert_many(conn: sqlite3.Connection, into: str, width: int, rows) -> None:
+    """`INSERT INTO {into} VALUES ...` for many rows of `width` values, 64 rows per statement:
+    binding a row costs ~40% less than with one row per statement (the statement runs once)."""
+    rows = rows if isinstance(rows, list) else list(rows)
+    per = 64
+    full = len(rows) // per * per
+    row = "(" + ",".join("?" * width) + ")"
+    if full:
+        chain = itertools.chain.from_iterable
+        conn.executemany(f"INSERT INTO {into} VALUES " + ",".join([row] * per),
+                         (tuple(chain(rows[i:i + per])) for i in range(0, full, per)))
+    if full < len(rows):
+        conn.executemany(f"INSERT INTO {into} VALUES {row}", rows[full:])
 
 
 def _check_version(conn: sqlite3.Connection, path: Path) -> int | None:

@@ -125,7 +125,7 @@ class Indexer:
         self.db = db
         self.conn = db.conn
         self.max_file_size = max_file_size
-        self.jobs = jobs or min(os.cpu_count() or 1, 8)
+        self.jobs = min(jobs or os.cpu_count() or 1, staging.MAX_WRITERS)
         self.progress = progress  # callable(event, **info) for the CLI's progress bar
         self._pool = None
         self._stage_dir = None

@@ -29,6 +29,7 @@ TABLES = (
 )
 WITH_REPO_ID = {"defs", "refs"}    # index tables that also carry repo_id
 ROTATE_BYTES = 64 << 20            # start a new stage file at the next repo boundary beyond this
+MAX_WRITERS = 8                    # a repo's batches sit in one stage per writer; SQLite ATTACHes at most 10
 
 
 class Stage:

@@ -7,9 +7,10 @@
                  only the list of content rows holding it, which is all that candidate selection
                  needs; exact matches are then found by reading the candidates.
 
-The indexer's workers prepare the text (`pack`), the writer inserts (`insert`) inside the repo transaction;
-on a first full load the trigram index is filled once at the end (`build_fts`); orphaned rows (no
-file has the blob any more) are removed by `delete_orphans` during the derived rebuild.
+The indexer's workers prepare the text (`pack`) and stage it (staging.py); the indexer copies it and adds
+the trigram rows of new texts inside the repo transaction (a first full load merges the segments at the
+end). A merge into an empty index fills the trigram index once at the end (`build_fts`); orphaned rows
+(no file has the blob any more) are removed by `delete_orphans` during the derived rebuild.
 """
 from __future__ import annotations
 

@@ -4,6 +4,12 @@ Per repo: list source files with their git blob ids, parse only files whose blob
 (in worker processes, both cores), then replace that repo's changed rows in one transaction,
 so a reader never sees half a repo and an interrupted run leaves the previous index intact.
 After all repos, the cross-repo tables (`resolved`, `usage`) are rebuilt in one transaction.
+
+Where the time goes and why it is arranged so (docs/performance.md): repos are listed as the
+workers need work; workers stage their rows in SQLite files this process copies with
+INSERT ... SELECT (staging.py), so it spends its time on the trigram index of file texts, which it
+fills repo by repo while the workers parse; after a first full load it builds the secondary indexes
+while a thread resolves targets across repos on its own connection.
 """
 from __future__ import annotations
 
@@ -314,8 +320,10 @@ class Indexer:
             conn.execute("DELETE FROM packages WHERE repo_id = ?", (repo_id,))
             conn.executemany("INSERT OR IGNORE INTO packages(repo_id, package, import_root, source) VALUES (?,?,?,?)",
                              [(repo_id, p, r, s) for p, r, s in repo.packages])
-            if todo or stale_ids:
-                # cleared by finish(): a run interrupted before it leaves the flag for the next run
+            if res.parsed or stale_ids:
+                # cleared by finish(): a run interrupted before it leaves the flag for the next run.
+                # Files skipped again (too large, minified, not UTF-8) are re-read every run (the index
+                # keeps no blob for them) but change nothing the derived tables are built from.
                 conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('derived_stale', '1')")
             totals = conn.execute("SELECT count(*), coalesce(sum(lines), 0) FROM files WHERE repo_id = ?", (repo_id,)).fetchone()
             conn.execute(
@@ -324,7 +332,7 @@ class Indexer:
                 (str(repo.root), repo.remote, _web(repo), repo.head, repo.branch, repo.dist,
                  datetime.now(timezone.utc).isoformat(timespec="seconds"), json.dumps(own), totals[0], totals[1], repo_id))
         res.files = totals[0]
-        if todo or stale_ids:
+        if res.parsed or stale_ids:
             self.changed = True
 
     def restore_indexes(self):

@@ -240,7 +240,10 @@ def derive(conn: sqlite3.Connection) -> tuple[list, list]:
     targets = {r[0] for r in conn.execute("SELECT DISTINCT target FROM refs WHERE target IS NOT NULL")}
     targets.update(r[0] for r in conn.execute("SELECT DISTINCT alias FROM aliases WHERE star = 0"))
     canonical = resolver.canonical
-    resolved = [(t, canonical(t)) for t in sorted(targets)]
+    # resolve in set order, as always: the memo keeps answers computed under a cycle cut-off, so the
+    # order can change answers (sorted order broke a Ruby nesting case); sort only for the insert
+    resolved = [(t, canonical(t)) for t in targets]
+    resolved.sort()
     canon = dict(resolved)
     uses: dict[str, int] = {}
     repos: dict[str, set] = {}

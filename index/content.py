@@ -7,9 +7,10 @@
                  only the list of content rows holding it, which is all that candidate selection
                  needs; exact matches are then found by reading the candidates.
 
-The indexer's workers prepare the text (`pack`), the writer inserts (`insert`) inside the repo transaction;
-on a first full load the trigram index is filled once at the end (`build_fts`); orphaned rows (no
-file has the blob any more) are removed by `delete_orphans` during the derived rebuild.
+The indexer's workers prepare the text (`pack`) and stage it (staging.py); the indexer copies it and adds
+the trigram rows of new texts inside the repo transaction (a first full load merges the segments at the
+end). A merge into an empty index fills the trigram index once at the end (`build_fts`); orphaned rows
+(no file has the blob any more) are removed by `delete_orphans` during the derived rebuild.
 """
 from __future__ import annotations
 
@@ -70,13 +71,10 @@ def build_fts(conn: sqlite3.Connection) -> int:
     if row is None:
         return 0
     start = int(row[0])
-    n = 0
     with conn:
-        cur = conn.execute("SELECT id, text FROM content WHERE id > ? ORDER BY id", (start,))
-        while batch := cur.fetchmany(512):
-            conn.executemany("INSERT INTO content_fts(rowid, text) VALUES (?, ?)",
-                             [(i, unpack(t)) for i, t in batch])
-            n += len(batch)
+        # the stored UTF-8 bytes go to the tokenizer as they are (the same text `insert` gives it)
+        n = conn.execute("INSERT INTO content_fts(rowid, text) SELECT id, text FROM content WHERE id > ? ORDER BY id",
+                         (start,)).rowcount
         conn.execute("INSERT INTO content_fts(content_fts) VALUES ('optimize')")
         conn.execute("DELETE FROM meta WHERE key = 'content_fts_from'")
     return n

@@ -4,20 +4,31 @@ Per repo: list source files with their git blob ids, parse only files whose blob
 (in worker processes, both cores), then replace that repo's changed rows in one transaction,
 so a reader never sees half a repo and an interrupted run leaves the previous index intact.
 After all repos, the cross-repo tables (`resolved`, `usage`) are rebuilt in one transaction.
+
+Where the time goes and why it is arranged so (docs/performance.md): repos are listed as the
+workers need work; workers stage their rows in SQLite files this process copies with
+INSERT ... SELECT (staging.py), so it spends its time on the trigram index of file texts, which it
+fills repo by repo while the workers parse; after a first full load it builds the secondary indexes
+while a thread resolves targets across repos on its own connection.
 """
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
+import shutil
 import signal
+import sqlite3
+import tempfile
+import threading
 import time
 from collections import Counter, deque
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from . import content, lang, ownership, resolve, store
+from . import content, lang, ownership, resolve, staging, store
 from .repos import Repo, blob_id, language_and_module, layout, source_files
 
 DEFAULT_MAX_FILE_SIZE = 2 * 1024 * 1024
@@ -40,8 +51,17 @@ class RepoResult:
     seconds: float = 0.0
 
 
-def _init_worker():
+_stage = None   # in a parser process: where its batches' rows go (staging.py)
+
+
+def _init_worker(stage_dir: str):
+    global _stage
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _stage = staging.Stage(stage_dir)
+    # extraction allocates a tuple per fact and frees them together: the default collector
+    # thresholds ran a collection every 700 allocations, 12% of a parser's time, finding nothing
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 50)
 
 
 def parse_file(job):
@@ -76,7 +96,22 @@ def parse_file(job):
 
 
 def _parse_batch(jobs):
-    return [parse_file(j) for j in jobs]
+    return stage_batch(_stage, jobs)
+
+
+def stage_batch(stage: staging.Stage, jobs: list) -> tuple[str, dict, list]:
+    """Parse a batch of one repo's files and stage their rows. Returns (stage path, rowid ranges,
+    [(path, blob, size, lines, (ascii, errors, defs, refs) | None, skip_reason | None)])."""
+    out, staged = [], []
+    for job in jobs:
+        path, blob, size, lines, facts, reason = parse_file(job)
+        if facts is None:
+            out.append((path, blob, size, lines, None, reason))
+            continue
+        staged.append((facts, blob, facts.content))
+        out.append((path, blob, size, lines, (facts.ascii, facts.errors, len(facts.defs), len(facts.refs)), None))
+    path, ranges = stage.write(jobs[0][0], staged)
+    return path, ranges, out
 
 
 def _recode(data: bytes) -> bytes | None:
@@ -96,39 +131,48 @@ class Indexer:
         self.db = db
         self.conn = db.conn
         self.max_file_size = max_file_size
-        self.jobs = jobs or min(os.cpu_count() or 1, 8)
+        self.jobs = min(jobs or os.cpu_count() or 1, staging.MAX_WRITERS)
         self.progress = progress  # callable(event, **info) for the CLI's progress bar
         self._pool = None
+        self._stage_dir = None
+        self._local_stage = None
+        self.stages = staging.Reader(self.conn)
         self.changed = False
         self.phases: Counter = Counter()   # seconds per phase, for `crossnav index -v`
         self.bulk = self.conn.execute("SELECT NOT EXISTS (SELECT 1 FROM files)").fetchone()[0] == 1
         if self.bulk:
-            store.drop_indexes_for_bulk_load(self.conn)
+            # file texts get their trigram rows repo by repo, beside the parsers, not in the serial tail
+            store.drop_indexes_for_bulk_load(self.conn, defer_fts=False)
             self.conn.commit()
+            # nothing is deleted in a first load and every file id is this process's own insert:
+            # skip a foreign-key look-up per copied row (restore_indexes turns the checks back on)
+            self.conn.execute("PRAGMA foreign_keys=OFF")
 
     def close(self):
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
+        if self._local_stage is not None:
+            self._local_stage.close()
+            self._local_stage = None
+        if self._stage_dir is not None:
+            try:
+                self.stages.release(everything=True)
+            except Exception:
+                pass
+            shutil.rmtree(self._stage_dir, ignore_errors=True)
+            self._stage_dir = None
 
     WINDOW = 64  # batches of 8 files in flight: workers stay busy, parsed results never pile up in memory
+    BATCH = 8
 
-    def _map(self, jobs):
-        """parse_file over jobs in order, in the worker pool, with a bounded number in flight."""
-        if len(jobs) < 64 or self.jobs <= 1:
-            yield from map(parse_file, jobs)
-            return
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.jobs, initializer=_init_worker)
-        batches = (jobs[i:i + 8] for i in range(0, len(jobs), 8))
-        inflight = deque()
-        for batch in batches:
-            inflight.append(self._pool.submit(_parse_batch, batch))
-            if len(inflight) >= self.WINDOW:
-                yield from inflight.popleft().result()
-        while inflight:
-            yield from inflight.popleft().result()
-
+    def _start(self, pool: bool) -> None:
+        if self._stage_dir is None:
+            self._stage_dir = tempfile.mkdtemp(prefix="crossnav-stage-")
+        if pool and self._pool is None:
+            self._pool = ProcessPoolExecutor(self.jobs, initializer=_init_worker, initargs=(self._stage_dir,))
+        elif not pool and self._local_stage is None:
+            self._local_stage = staging.Stage(self._stage_dir)
     def plan(self, repo: Repo) -> tuple[RepoResult, dict]:
         """Decide which files of a repo must be parsed (changed blob) and which rows go away."""
         res = RepoResult(repo.name)
@@ -165,28 +209,63 @@ class Indexer:
     def index_repos(self, repos: list[Repo]):
         """Index repos in order, yielding each RepoResult once its transaction has committed.
 
-        Every repo's files go to the worker pool up front, so workers parse the next repos while
+        Repos are planned (files listed, changed ones picked) as the worker pool needs more work,
+        so parsing starts after the first repo is listed, and workers parse the next repos while
         this process writes the previous one."""
-        plans = []
-        for repo in repos:
+        repos = iter(repos)
+        planned: deque = deque()     # (res, plan) not written yet
+        pending: deque = deque()     # batches (of one repo's files each) not submitted yet
+        inflight: deque = deque()    # submitted batches, in order
+        files = 0
+
+        def plan_next() -> bool:
+            nonlocal files
+            repo = next(repos, None)
+            if repo is None:
+                return False
             t0 = time.perf_counter()
             res, plan = self.plan(repo)
             res.seconds = time.perf_counter() - t0
             self.phases["list files"] += res.seconds
-            plans.append((res, plan))
-        jobs = [j for _, p in plans for j in p["todo"]]
-        results = iter(self._map(jobs))
-        for res, plan in plans:
+            todo = plan["todo"]
+            plan["batches"] = (len(todo) + self.BATCH - 1) // self.BATCH
+            pending.extend(todo[i:i + self.BATCH] for i in range(0, len(todo), self.BATCH))
+            files += len(todo)
+            planned.append((res, plan))
+            return True
+
+        # few files (an unchanged re-run, one small repo) are parsed here, without starting processes
+        while files < 64 and plan_next():
+            pass
+        pool = self.jobs > 1 and files >= 64
+
+        def result():
+            self._start(pool)
+            if not pool:
+                return stage_batch(self._local_stage, pending.popleft())
+            while len(inflight) < self.WINDOW:
+                if pending:
+                    inflight.append(self._pool.submit(_parse_batch, pending.popleft()))
+                elif not plan_next():
+                    break
+            return inflight.popleft().result()
+
+        while planned or plan_next():
+            res, plan = planned.popleft()
             t0 = time.perf_counter()
+            listing = self.phases["list files"]
             if self.progress:
                 self.progress("repo", name=res.name, total=len(plan["todo"]))
             parsed = []
-            for _ in plan["todo"]:
-                parsed.append(next(results))
+            for _ in range(plan["batches"]):
+                batch = result()
+                self.stages.see(batch[0])
+                parsed.append(batch)
                 if self.progress:
-                    self.progress("file", name=res.name)
+                    for _ in batch[2]:
+                        self.progress("file", name=res.name)
             t1 = time.perf_counter()
-            self.phases["wait for parsers"] += t1 - t0
+            self.phases["wait for parsers"] += t1 - t0 - (self.phases["list files"] - listing)
             self._write(res, plan, parsed)
             self.phases["write"] += time.perf_counter() - t1
             res.seconds += time.perf_counter() - t0
@@ -195,13 +274,14 @@ class Indexer:
     def index_repo(self, repo: Repo) -> RepoResult:
         return next(iter(self.index_repos([repo])))
 
-    def _write(self, res: RepoResult, plan: dict, results: list) -> None:
+    def _write(self, res: RepoResult, plan: dict, batches: list) -> None:
         """Replace one repo's changed rows in a single transaction."""
         repo, repo_id, todo, stale_ids = plan["repo"], plan["repo_id"], plan["todo"], plan["stale"]
         conn = self.conn
         own = ownership.read_ownership(repo.root, _web(repo), repo.head or repo.branch)
         res.warnings.extend(own.get("warnings", []))
-        defs_rows, refs_rows, alias_rows, base_rows, import_rows = [], [], [], [], []
+        self.stages.attach(b[0] for b in batches)
+        fts = not content.fts_pending(conn)
         with self.db.atomic():
             if repo_id is None:
                 cur = conn.execute("INSERT INTO repos(name, root) VALUES (?, ?)", (repo.name, str(repo.root)))
@@ -210,40 +290,40 @@ class Indexer:
                 chunk = stale_ids[i:i + 500]
                 conn.execute(f"DELETE FROM files WHERE id IN ({','.join('?' * len(chunk))})", chunk)
             conn.execute("DELETE FROM skipped WHERE repo_id = ?", (repo_id,))
-            for path, blob, size, lines, facts, reason in results:
-                if reason is not None:
-                    res.skipped[reason] += 1
-                    conn.execute("INSERT INTO skipped(repo_id, path, reason) VALUES (?, ?, ?)", (repo_id, path, reason))
-                    continue
-                lg, module, _ = language_and_module(repo, path)
-                cur = conn.execute(
-                    "INSERT INTO files(repo_id, path, language, module, size, blob, lines, ascii, errors) VALUES (?,?,?,?,?,?,?,?,?)",
-                    (repo_id, path, lg.NAME, module, size, blob, lines, facts.ascii, facts.errors))
-                fid = cur.lastrowid
-                if getattr(facts, "content", None) is not None:   # code search (content.py)
-                    content.insert(conn, blob, facts.content, fts=not self.bulk)
-                res.parsed += 1
-                res.lines += lines
-                res.languages[lg.NAME] += lines
-                defs_rows.extend((fid, repo_id) + d for d in facts.defs)
-                refs_rows.extend((fid, repo_id) + r for r in facts.refs)
-                alias_rows.extend((fid,) + a for a in facts.aliases)
-                base_rows.extend((fid,) + b for b in facts.bases)
-                import_rows.extend((fid, p) for p in facts.imports)
-                if facts.errors:
-                    res.warnings.append(f"{path}: {facts.errors} syntax error(s); indexed what parsed")
-            conn.executemany(
-                "INSERT INTO defs(file_id, repo_id, qualname, name, kind, container, line, col, end_line, end_col,"
-                " name_line, name_col, name_end_col, signature, doc, type) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", defs_rows)
-            conn.executemany("INSERT INTO refs(file_id, repo_id, line, col, end_col, name, target, kind) VALUES (?,?,?,?,?,?,?,?)", refs_rows)
-            conn.executemany("INSERT INTO aliases(file_id, alias, target, star, line) VALUES (?,?,?,?,?)", alias_rows)
-            conn.executemany("INSERT INTO bases(file_id, class, base) VALUES (?,?,?)", base_rows)
-            conn.executemany("INSERT INTO imports(file_id, package) VALUES (?,?)", import_rows)
+            texts_from = conn.execute("SELECT coalesce(max(id), 0) FROM content").fetchone()[0]
+            for stage_path, ranges, results in batches:
+                fids = []
+                for path, blob, size, lines, facts, reason in results:
+                    if reason is not None:
+                        res.skipped[reason] += 1
+                        conn.execute("INSERT INTO skipped(repo_id, path, reason) VALUES (?, ?, ?)", (repo_id, path, reason))
+                        continue
+                    ascii_, errors, ndefs, nrefs = facts
+                    lg, module, _ = language_and_module(repo, path)
+                    cur = conn.execute(
+                        "INSERT INTO files(repo_id, path, language, module, size, blob, lines, ascii, errors) VALUES (?,?,?,?,?,?,?,?,?)",
+                        (repo_id, path, lg.NAME, module, size, blob, lines, ascii_, errors))
+                    fids.append(cur.lastrowid)
+                    res.parsed += 1
+                    res.lines += lines
+                    res.languages[lg.NAME] += lines
+                    res.defs += ndefs
+                    res.refs += nrefs
+                    if errors:
+                        res.warnings.append(f"{path}: {errors} syntax error(s); indexed what parsed")
+                if fids:
+                    self.stages.copy(stage_path, ranges, fids, repo_id)
+                    self.stages.copy_content(stage_path, ranges)   # code search (content.py)
+            if fts:   # trigram rows for the texts this repo added (a first full load fills them at the end)
+                conn.execute("INSERT INTO content_fts(rowid, text) SELECT id, text FROM content WHERE id > ? ORDER BY id",
+                             (texts_from,))
             conn.execute("DELETE FROM packages WHERE repo_id = ?", (repo_id,))
             conn.executemany("INSERT OR IGNORE INTO packages(repo_id, package, import_root, source) VALUES (?,?,?,?)",
                              [(repo_id, p, r, s) for p, r, s in repo.packages])
-            if todo or stale_ids:
-                # cleared by finish(): a run interrupted before it leaves the flag for the next run
+            if res.parsed or stale_ids:
+                # cleared by finish(): a run interrupted before it leaves the flag for the next run.
+                # Files skipped again (too large, minified, not UTF-8) are re-read every run (the index
+                # keeps no blob for them) but change nothing the derived tables are built from.
                 conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('derived_stale', '1')")
             totals = conn.execute("SELECT count(*), coalesce(sum(lines), 0) FROM files WHERE repo_id = ?", (repo_id,)).fetchone()
             conn.execute(
@@ -252,33 +332,75 @@ class Indexer:
                 (str(repo.root), repo.remote, _web(repo), repo.head, repo.branch, repo.dist,
                  datetime.now(timezone.utc).isoformat(timespec="seconds"), json.dumps(own), totals[0], totals[1], repo_id))
         res.files = totals[0]
-        res.defs = len(defs_rows)
-        res.refs = len(refs_rows)
-        if todo or stale_ids:
+        if res.parsed or stale_ids:
             self.changed = True
 
     def restore_indexes(self):
         if self.bulk:
             t0 = time.perf_counter()
             store.create_indexes(self.conn)
+            if not content.fts_pending(self.conn):   # filled repo by repo: merge its segments into one
+                with self.conn:
+                    self.conn.execute("INSERT INTO content_fts(content_fts) VALUES ('optimize')")
             self.bulk = False
+            self.conn.execute("PRAGMA foreign_keys=ON")
             self.phases["build indexes"] += time.perf_counter() - t0
 
     def finish(self, force: bool = False) -> tuple[int, int]:
         """Rebuild the cross-repo tables if anything changed this run."""
-        self.restore_indexes()
+        stale = self.conn.execute("SELECT 1 FROM meta WHERE key = 'derived_stale'").fetchone()
+        needed = self.changed or force or stale
+        derived = None
+        if self.bulk and needed and self.jobs > 1:
+            derived = self._restore_beside_derive()
+        else:
+            self.restore_indexes()
         with self.db.atomic():   # code search: texts of files indexed before content was stored
             content.backfill(self.conn)
-        stale = self.conn.execute("SELECT 1 FROM meta WHERE key = 'derived_stale'").fetchone()
-        if not (self.changed or force or stale):
+        if not needed:
             return 0, 0
         t0 = time.perf_counter()
         with self.db.atomic():
-            counts = resolve.rebuild_derived(self.conn)
+            if derived is None:
+                derived = resolve.derive(self.conn)
+            counts = resolve.store_derived(self.conn, derived)
             content.delete_orphans(self.conn)   # code search: texts no file has any more
             self.conn.execute("DELETE FROM meta WHERE key = 'derived_stale'")
         self.phases["resolve across repos"] += time.perf_counter() - t0
         return counts
+
+    def _restore_beside_derive(self) -> tuple[list, list]:
+        """After a first full load: build the secondary indexes on this connection while a thread
+        computes the cross-repo rows on its own read connection. Both are mostly SQLite and the
+        resolver's Python, and SQLite releases the GIL, so the tail uses both cores."""
+        self.conn.commit()
+        self.conn.execute("PRAGMA journal_mode=WAL")   # the reader beside the index builder
+        path = self.conn.execute("PRAGMA database_list").fetchone()[2]
+        out = {}
+
+        def work():
+            try:
+                rc = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+                try:
+                    rc.execute("PRAGMA temp_store=MEMORY")
+                    rc.execute("PRAGMA cache_size=-262144")
+                    out["rows"] = resolve.derive(rc)
+                finally:
+                    rc.close()
+            except BaseException as e:   # re-raised in the indexing thread
+                out["error"] = e
+
+        t0 = time.perf_counter()
+        thread = threading.Thread(target=work, name="crossnav-derive", daemon=True)
+        thread.start()
+        try:
+            self.restore_indexes()
+        finally:
+            thread.join()
+        self.phases["resolve across repos"] += time.perf_counter() - t0 - self.phases["build indexes"]
+        if "error" in out:
+            raise out["error"]
+        return out["rows"]
 
 
 def _web(repo: Repo) -> str | None:

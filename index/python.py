@@ -13,6 +13,8 @@ import builtins
 import configparser
 import os
 import tomllib
+from bisect import bisect_right
+from itertools import accumulate
 from pathlib import Path
 
 import tree_sitter_python
@@ -25,6 +27,7 @@ BUILTINS = frozenset(dir(builtins)) | {"__file__", "__name__", "__doc__", "__spe
                                        "__package__", "__loader__", "__builtins__", "__debug__"}
 _COMPREHENSIONS = {"list_comprehension", "set_comprehension", "dictionary_comprehension", "generator_expression"}
 _PATTERNS = {"pattern_list", "tuple_pattern", "list_pattern", "tuple", "list"}
+_PLUS1 = (1).__add__
 LOCAL = None  # binding marker: a function-local name, never stored as a reference
 
 
@@ -37,7 +40,7 @@ FENCE = "python"
 
 
 class _Scope:
-    __slots__ = ("kind", "qual", "parent", "bindings", "globals", "stars", "self_name", "is_method", "types")
+    __slots__ = ("kind", "qual", "parent", "bindings", "globals", "stars", "self_name", "is_method", "types", "memo")
 
     def __init__(self, kind, qual, parent):
         self.kind, self.qual, self.parent = kind, qual, parent
@@ -47,6 +50,7 @@ class _Scope:
         self.self_name = None
         self.is_method = False
         self.types: dict = {}    # function locals: name -> (scope, node, mode) evaluated lazily
+        self.memo: dict = {}     # name -> lookup() result (lookups run after the walk: bindings are final)
 
 
 class _Inst(str):
@@ -63,10 +67,47 @@ def module_name_for(relpath: str) -> tuple[str, bool]:
     return ".".join(parts), is_pkg
 
 
+# Node kinds and fields as integers: `node.kind_id` and `child_by_field_id` cost a third of
+# `node.type` (a new str each time) and `child_by_field_name`. A kind name may have several ids.
+def _kinds(*names):
+    return frozenset(i for i in range(PY_LANGUAGE.node_kind_count)
+                     if PY_LANGUAGE.node_kind_is_named(i) and PY_LANGUAGE.node_kind_for_id(i) in names)
+
+
+def _field(name):
+    fid = PY_LANGUAGE.field_id_for_name(name)
+    assert fid is not None, name
+    return fid
+
+
+(F_NAME, F_BODY, F_SUPERCLASSES, F_PARAMETERS, F_RETURN_TYPE, F_LEFT, F_RIGHT, F_TYPE, F_VALUE, F_ALIAS,
+ F_MODULE_NAME, F_OBJECT, F_ATTRIBUTE, F_FUNCTION, F_ARGUMENTS) = map(_field, (
+    "name", "body", "superclasses", "parameters", "return_type", "left", "right", "type", "value", "alias",
+    "module_name", "object", "attribute", "function", "arguments"))
+K_IDENT = _kinds("identifier")
+K_ATTRIBUTE = _kinds("attribute")
+K_IDENT_OR_ATTR = K_IDENT | K_ATTRIBUTE
+K_KWARG = _kinds("keyword_argument")
+K_INTERPOLATION = _kinds("interpolation")
+K_COMMENT = _kinds("comment")
+K_EXTRA = _kinds("comment", "ERROR") | {65535}
+K_EXPR_STMT = _kinds("expression_statement")
+K_STRING = _kinds("string")
+K_DECORATOR = _kinds("decorator")
+K_FUNCTION = _kinds("function_definition")
+K_PAREN_AWAIT = _kinds("await", "parenthesized_expression")
+K_CALL = _kinds("call")
+
+_IDENT, _SKIP, _STRING = object(), object(), object()   # walk markers (see _Extractor.walk)
+
+
 class _Extractor:
     def __init__(self, src: bytes, module: str, is_package: bool):
         self.src = src
         self.lines = src.split(b"\n")
+        # byte offset of each line start: (row, byte column) of a node from its start_byte by
+        # bisection, cheaper than building a Point for `node.start_point`
+        self.starts = list(accumulate(map(_PLUS1, map(len, self.lines)), initial=0))
         self.all_ascii = src.isascii()
         self._ascii = {}
         self.module = module
@@ -92,36 +133,47 @@ class _Extractor:
             return bcol
         return len(self.lines[row][:bcol].decode("utf-8", "replace"))
 
+    def point(self, b: int) -> tuple[int, int]:
+        """(row, code point column) of a byte offset."""
+        r = bisect_right(self.starts, b) - 1
+        return r, self.col(r, b - self.starts[r])
+
     def ident(self, node):
         """(name, line, col, end_col) of an identifier node."""
-        text = node.text
-        r, c = node.start_point
+        sb = node.start_byte
+        eb = node.end_byte
+        starts = self.starts
+        r = bisect_right(starts, sb) - 1
+        c = sb - starts[r]
         if self.all_ascii:
-            return text.decode("ascii"), r, c, c + len(text)
-        name = text.decode("utf-8", "replace")
+            return self.src[sb:eb].decode("ascii"), r, c, c + eb - sb
+        name = self.src[sb:eb].decode("utf-8", "replace")
         col = self.col(r, c)
         return name, r, col, col + len(name)
+
+    def text(self, node) -> str:
+        return self.src[node.start_byte:node.end_byte].decode("utf-8", "replace")
 
     # ---- definitions -------------------------------------------------------------------
     def add_def(self, qual, name_node, kind, container, node, signature=None, doc=None, typed=None):
         """Record a definition; `typed` = (scope, node, mode) whose value type is worked out at the end."""
         name, r, c, ec = self.ident(name_node)
-        sr, sc = node.start_point
-        er, ecol = node.end_point
+        sr, sc = self.point(node.start_byte)
+        er, ecol = self.point(node.end_byte)
         if typed is not None:
             self.typed.append((len(self.facts.defs),) + typed)
-        self.facts.defs.append((qual, name, kind, container, sr, self.col(sr, sc), er, self.col(er, ecol),
-                                r, c, ec, signature, doc, None))
+        self.facts.defs.append((qual, name, kind, container, sr, sc, er, ecol, r, c, ec, signature, doc, None))
 
     def docstring(self, body):
         if body is None:
             return None
-        for child in body.named_children:
-            if child.type == "comment":
-                continue
-            if child.type == "expression_statement" and child.named_child_count and child.named_children[0].type == "string":
-                return _clean_doc(child.named_children[0].text.decode("utf-8", "replace"))
-            return None
+        child = body.named_child(0) if body.named_child_count else None
+        while child is not None and child.kind_id in K_COMMENT:
+            child = child.next_named_sibling
+        if child is not None and child.kind_id in K_EXPR_STMT and child.named_child_count:
+            first = child.named_child(0)
+            if first.kind_id in K_STRING:
+                return _clean_doc(self.text(first))
         return None
 
     def header(self, node, body):
@@ -156,24 +208,56 @@ class _Extractor:
         return self.facts
 
     def block(self, node, scope):
-        for child in node.named_children:
-            self.visit(child, scope)
+        self.walk(node.named_children, scope)
 
     def visit(self, node, scope):
-        t = node.type
-        handler = _HANDLERS.get(t)
-        if handler is not None:
-            handler(self, node, scope)
-        elif t == "identifier":
+        h = _DISPATCH.get(node.kind_id)
+        if h is _IDENT:
             self.uses.append((scope, "name", node))
-        elif t in ("comment", "string", "integer", "float", "true", "false", "none", "ellipsis"):
-            if t == "string":
+        elif h is None:
+            children = node.named_children
+            if children:
+                self.walk(children, scope)
+        elif h is _SKIP:
+            pass
+        elif h is _STRING:
+            if self.src.find(b"{", node.start_byte, node.end_byte) >= 0:
                 for ch in node.named_children:
-                    if ch.type == "interpolation":
+                    if ch.kind_id in K_INTERPOLATION:
                         self.block(ch, scope)
         else:
-            for child in node.named_children:
-                self.visit(child, scope)
+            h(self, node, scope)
+
+    def walk(self, nodes, scope):
+        """Visit nodes (in document order) and everything under them, in document order:
+        identifiers become uses, handlers take their node's subtree, other nodes are looked into.
+        One loop with an explicit stack: no Python call per plain node."""
+        handlers = _DISPATCH
+        uses = self.uses
+        stack = nodes
+        stack.reverse()
+        pop = stack.pop
+        push = stack.extend
+        while stack:
+            n = pop()
+            h = handlers.get(n.kind_id)
+            if h is None:
+                children = n.named_children
+                if children:
+                    children.reverse()
+                    push(children)
+            elif h is _IDENT:
+                uses.append((scope, "name", n))
+            elif h is _SKIP:
+                pass
+            elif h is _STRING:
+                # an f-string's `{...}` parts: an interpolation starts with `{`
+                if self.src.find(b"{", n.start_byte, n.end_byte) >= 0:
+                    for ch in n.named_children:
+                        if ch.kind_id in K_INTERPOLATION:
+                            self.block(ch, scope)
+            else:
+                h(self, n, scope)
 
     # imports ---------------------------------------------------------------------------
     def bind(self, scope, name, target, node=None):
@@ -202,7 +286,7 @@ class _Extractor:
         """Refs for each component of a dotted module name; returns the full dotted text."""
         full = prefix
         for part in dotted.named_children:
-            if part.type != "identifier":
+            if part.kind_id not in K_IDENT:
                 continue
             name, r, c, ec = self.ident(part)
             full = f"{full}.{name}" if full else name
@@ -217,20 +301,20 @@ class _Extractor:
                 self.facts.imports.add(top)
                 self.bind(scope, top, ("import", top))
                 if scope.kind == "module":
-                    self.facts.aliases.append((f"{self.module}.{top}", top, 0, node.start_point[0]))
+                    self.facts.aliases.append((f"{self.module}.{top}", top, 0, self.point(node.start_byte)[0]))
             elif child.type == "aliased_import":
-                full = self.dotted_refs(child.child_by_field_name("name"))
+                full = self.dotted_refs(child.child_by_field_id(F_NAME))
                 self.facts.imports.add(full.split(".")[0])
-                alias = child.child_by_field_name("alias")
+                alias = child.child_by_field_id(F_ALIAS)
                 name, r, c, ec = self.ident(alias)
                 self.facts.refs.append((r, c, ec, name, full, "alias"))
                 self.bind(scope, name, ("import", full))
                 if scope.kind == "module":
                     self.import_aliases[name] = len(self.facts.aliases)
-                    self.facts.aliases.append((f"{self.module}.{name}", full, 0, node.start_point[0]))
+                    self.facts.aliases.append((f"{self.module}.{name}", full, 0, self.point(node.start_byte)[0]))
 
     def v_import_from(self, node, scope):
-        mod_node = node.child_by_field_name("module_name")
+        mod_node = node.child_by_field_id(F_MODULE_NAME)
         if mod_node is None:
             return
         if mod_node.type == "relative_import":
@@ -250,45 +334,60 @@ class _Extractor:
             full = self.dotted_refs(mod_node)
         if full:
             self.facts.imports.add(full.split(".")[0])
+        line = self.point(node.start_byte)[0]
         for child in node.named_children:
-            if child is mod_node or child == mod_node:
+            if child == mod_node:
                 continue
-            if child.type == "wildcard_import":
+            ctype = child.type
+            if ctype == "wildcard_import":
                 scope.stars.append(full)
                 if scope.kind == "module":
-                    self.facts.aliases.append((self.module, full, 1, node.start_point[0]))
-            elif child.type in ("dotted_name", "aliased_import"):
-                name_node = child if child.type == "dotted_name" else child.child_by_field_name("name")
-                idents = [p for p in name_node.named_children if p.type == "identifier"]
+                    self.facts.aliases.append((self.module, full, 1, line))
+            elif ctype in ("dotted_name", "aliased_import"):
+                name_node = child if ctype == "dotted_name" else child.child_by_field_id(F_NAME)
+                idents = [p for p in name_node.named_children if p.kind_id in K_IDENT]
                 if not idents:
                     continue
                 name, r, c, ec = self.ident(idents[0])
                 target = f"{full}.{name}" if full else name
                 self.facts.refs.append((r, c, ec, name, target, "import"))
                 local = name
-                if child.type == "aliased_import":
-                    local, r, c, ec = self.ident(child.child_by_field_name("alias"))
+                if ctype == "aliased_import":
+                    local, r, c, ec = self.ident(child.child_by_field_id(F_ALIAS))
                     self.facts.refs.append((r, c, ec, local, target, "alias"))
                 self.bind(scope, local, ("import", target))
                 if scope.kind == "module":
                     self.import_aliases[local] = len(self.facts.aliases)
-                    self.facts.aliases.append((f"{self.module}.{local}", target, 0, node.start_point[0]))
+                    self.facts.aliases.append((f"{self.module}.{local}", target, 0, line))
 
     # definitions -----------------------------------------------------------------------
+    def v_decorated(self, node, scope):
+        """decorator expressions are uses; the definition learns its decorators here (a
+        function's `node.parent` is a walk from the root in tree-sitter, too slow per function)."""
+        children = node.named_children
+        decorators = None
+        for ch in children:
+            if ch.kind_id in K_FUNCTION:
+                if decorators is None:
+                    decorators = [self.text(d) for d in children if d.kind_id in K_DECORATOR]
+                self.v_function(ch, scope, decorators)
+            else:
+                self.visit(ch, scope)
+
     def v_class(self, node, scope):
-        name_node = node.child_by_field_name("name")
-        body = node.child_by_field_name("body")
+        name_node = node.child_by_field_id(F_NAME)
+        body = node.child_by_field_id(F_BODY)
         if name_node is None:
             return
-        name = name_node.text.decode("utf-8", "replace")
+        name = self.text(name_node)
         qual = f"{scope.qual}.{name}"
         self.add_def(qual, name_node, "class", scope.qual, node, self.header(node, body), self.docstring(body))
         self.shadow_import(scope, name, node)
         self.bind(scope, name, qual)
-        supers = node.child_by_field_name("superclasses")
+        supers = node.child_by_field_id(F_SUPERCLASSES)
         if supers is not None:
             for arg in supers.named_children:
-                if arg.type in ("identifier", "attribute"):
+                if arg.kind_id in K_IDENT_OR_ATTR:
                     self.uses.append((scope, "base", (qual, arg)))
                     self.visit(arg, scope)
                 else:
@@ -297,22 +396,19 @@ class _Extractor:
         if body is not None:
             self.block(body, inner)
 
-    def v_function(self, node, scope):
-        name_node = node.child_by_field_name("name")
-        body = node.child_by_field_name("body")
+    def v_function(self, node, scope, decorators=()):
+        name_node = node.child_by_field_id(F_NAME)
+        body = node.child_by_field_id(F_BODY)
         if name_node is None:
             return
-        name = name_node.text.decode("utf-8", "replace")
+        name = self.text(name_node)
         qual = f"{scope.qual}.{name}"
         kind = "method" if scope.kind == "class" else "function"
-        parent = node.parent
-        decorators = []
-        if parent is not None and parent.type == "decorated_definition":
-            decorators = [d.text.decode("utf-8", "replace") for d in parent.named_children if d.type == "decorator"]
+        if decorators:
             if kind == "method" and any(d in ("@property", "@cached_property", "@functools.cached_property") or d.endswith(".setter") for d in decorators):
                 kind = "property"
         start = len(self.facts.defs)
-        rt = node.child_by_field_name("return_type")
+        rt = node.child_by_field_id(F_RETURN_TYPE)
         self.add_def(qual, name_node, kind, scope.qual, node, self.header(node, body), self.docstring(body),
                      (scope, rt, "ann") if rt is not None else None)
         self.shadow_import(scope, name, node)
@@ -320,7 +416,7 @@ class _Extractor:
         if rt is not None:
             self.visit(rt, scope)
         inner = _Scope("function", qual, scope)
-        params = node.child_by_field_name("parameters")
+        params = node.child_by_field_id(F_PARAMETERS)
         if params is not None:
             first = True
             for p in params.named_children:
@@ -330,7 +426,7 @@ class _Extractor:
                 first = False
         if body is not None:
             self.block(body, inner)
-        if any(d in ("@overload", "@typing.overload", "@t.overload") for d in decorators):
+        if decorators and any(d in ("@overload", "@typing.overload", "@t.overload") for d in decorators):
             self.overloads.extend(range(start, len(self.facts.defs)))
 
     def param(self, p, inner, outer, fqual):
@@ -340,23 +436,23 @@ class _Extractor:
             name_node = p
         elif t in ("typed_parameter", "list_splat_pattern", "dictionary_splat_pattern"):
             for ch in p.named_children:
-                if ch.type == "identifier":
+                if ch.kind_id in K_IDENT:
                     name_node = ch
                     break
-            tp = p.child_by_field_name("type")
+            tp = p.child_by_field_id(F_TYPE)
             if tp is not None:
                 self.visit(tp, outer)
         elif t in ("default_parameter", "typed_default_parameter"):
-            name_node = p.child_by_field_name("name")
-            for f in ("type", "value"):
-                v = p.child_by_field_name(f)
+            name_node = p.child_by_field_id(F_NAME)
+            for f in (F_TYPE, F_VALUE):
+                v = p.child_by_field_id(f)
                 if v is not None:
                     self.visit(v, outer)
-        if name_node is None or name_node.type != "identifier":
+        if name_node is None or name_node.kind_id not in K_IDENT:
             return None
-        pname = name_node.text.decode("utf-8", "replace")
+        pname = self.text(name_node)
         inner.bindings[pname] = LOCAL
-        ann = p.child_by_field_name("type") if t in ("typed_parameter", "typed_default_parameter") else None
+        ann = p.child_by_field_id(F_TYPE) if t in ("typed_parameter", "typed_default_parameter") else None
         if ann is not None:
             inner.types[pname] = (outer, ann, "ann")
         if pname not in ("self", "cls") and not fqual.endswith(">"):
@@ -366,54 +462,58 @@ class _Extractor:
 
     def v_lambda(self, node, scope):
         inner = _Scope("function", scope.qual + ".<lambda>", scope)
-        params = node.child_by_field_name("parameters")
+        params = node.child_by_field_id(F_PARAMETERS)
         if params is not None:
             for p in params.named_children:
                 for n in _idents(p):
-                    inner.bindings[n.text.decode("utf-8", "replace")] = LOCAL
-        body = node.child_by_field_name("body")
+                    inner.bindings[self.text(n)] = LOCAL
+        body = node.child_by_field_id(F_BODY)
         if body is not None:
             self.visit(body, inner)
 
     def v_comprehension(self, node, scope):
         inner = _Scope("function", scope.qual + ".<comp>", scope)
-        for ch in node.named_children:
+        children = node.named_children
+        for ch in children:
             if ch.type == "for_in_clause":
-                left = ch.child_by_field_name("left")
+                left = ch.child_by_field_id(F_LEFT)
                 for n in _idents(left) if left is not None else ():
-                    inner.bindings[n.text.decode("utf-8", "replace")] = LOCAL
-        for ch in node.named_children:
+                    inner.bindings[self.text(n)] = LOCAL
+        run = []
+        for ch in children:
             if ch.type == "for_in_clause":
-                right = ch.child_by_field_name("right")
+                right = ch.child_by_field_id(F_RIGHT)
                 if right is not None:
-                    self.visit(right, inner)
+                    run.append(right)
             else:
-                self.visit(ch, inner)
+                run.append(ch)
+        self.walk(run, inner)
 
     # bindings --------------------------------------------------------------------------
     def v_assignment(self, node, scope):
-        left = node.child_by_field_name("left")
-        right = node.child_by_field_name("right")
-        tp = node.child_by_field_name("type")
+        left = node.child_by_field_id(F_LEFT)
+        right = node.child_by_field_id(F_RIGHT)
+        tp = node.child_by_field_id(F_TYPE)
         if tp is not None:
-            self.visit(tp, scope)
-        if right is not None:
+            self.walk([tp, right] if right is not None else [tp], scope)
+        elif right is not None:
             self.visit(right, scope)
         if left is not None:
-            if node.type == "augmented_assignment":
+            augmented = node.type == "augmented_assignment"
+            if augmented:
                 typed = None
             elif tp is not None:
                 typed = (scope, tp, "ann")
-            elif right is not None and left.type in ("identifier", "attribute"):
+            elif right is not None and left.kind_id in K_IDENT_OR_ATTR:
                 typed = (scope, right, "value")
             else:
                 typed = None
-            self.target(left, scope, node, augmented=node.type == "augmented_assignment", typed=typed)
+            self.target(left, scope, node, augmented=augmented, typed=typed)
 
     def target(self, left, scope, stmt, augmented=False, typed=None):
         t = left.type
         if t == "identifier":
-            name = left.text.decode("utf-8", "replace")
+            name = self.text(left)
             if augmented:
                 self.uses.append((scope, "name", left))
             if scope.kind == "function" and name not in scope.globals:
@@ -438,12 +538,12 @@ class _Extractor:
             for ch in left.named_children:
                 self.target(ch, scope, stmt, augmented)
         elif t == "attribute":
-            obj = left.child_by_field_name("object")
-            attr = left.child_by_field_name("attribute")
-            if obj is not None and obj.type == "identifier" and attr is not None and scope.kind == "function":
-                b = scope.bindings.get(obj.text.decode("utf-8", "replace"))
+            obj = left.child_by_field_id(F_OBJECT)
+            attr = left.child_by_field_id(F_ATTRIBUTE)
+            if obj is not None and obj.kind_id in K_IDENT and attr is not None and scope.kind == "function":
+                b = scope.bindings.get(self.text(obj))
                 if isinstance(b, _Inst):
-                    qual = f"{b}.{attr.text.decode('utf-8', 'replace')}"
+                    qual = f"{b}.{self.text(attr)}"
                     if qual not in self.seen_attr_defs:
                         self.seen_attr_defs.add(qual)
                         sig = self.src[stmt.start_byte:stmt.end_byte].decode("utf-8", "replace").split("\n")[0][:200]
@@ -458,23 +558,21 @@ class _Extractor:
             self.visit(left, scope)
 
     def v_for(self, node, scope):
-        left = node.child_by_field_name("left")
-        for ch in node.named_children:
-            if ch == left:
-                continue
-            self.visit(ch, scope)
+        left = node.child_by_field_id(F_LEFT)
+        self.walk([ch for ch in node.named_children if ch != left], scope)
         if left is not None:
             self.bind_plain(left, scope)
 
     def bind_plain(self, node, scope):
         """Loop/with/except targets: local names, never definitions worth indexing."""
-        if node.type == "identifier":
-            name = node.text.decode("utf-8", "replace")
+        t = node.type
+        if t == "identifier":
+            name = self.text(node)
             if scope.kind == "function":
                 scope.bindings.setdefault(name, LOCAL)
             elif name not in scope.bindings:
                 scope.bindings[name] = LOCAL
-        elif node.type in _PATTERNS or node.type in ("list_splat_pattern", "as_pattern_target", "pattern"):
+        elif t in _PATTERNS or t in ("list_splat_pattern", "as_pattern_target", "pattern"):
             for ch in node.named_children:
                 self.bind_plain(ch, scope)
         else:
@@ -482,7 +580,7 @@ class _Extractor:
 
     def v_as_pattern(self, node, scope):
         children = node.named_children
-        alias = node.child_by_field_name("alias")
+        alias = node.child_by_field_id(F_ALIAS)
         for ch in children:
             if ch == alias:
                 continue
@@ -498,8 +596,8 @@ class _Extractor:
                 self.visit(ch, scope)
 
     def v_named_expr(self, node, scope):
-        name = node.child_by_field_name("name")
-        value = node.child_by_field_name("value")
+        name = node.child_by_field_id(F_NAME)
+        value = node.child_by_field_id(F_VALUE)
         if value is not None:
             self.visit(value, scope)
         if name is not None:
@@ -507,22 +605,28 @@ class _Extractor:
 
     def v_global(self, node, scope):
         for ch in node.named_children:
-            if ch.type == "identifier":
-                scope.globals.add(ch.text.decode("utf-8", "replace"))
+            if ch.kind_id in K_IDENT:
+                scope.globals.add(self.text(ch))
 
     # uses ------------------------------------------------------------------------------
     def v_attribute(self, node, scope):
         parts = []
         cur = node
-        while cur.type == "attribute":
-            attr = cur.child_by_field_name("attribute")
+        while cur.kind_id in K_ATTRIBUTE:
+            children = cur.named_children
+            if len(children) == 2 and children[0].kind_id not in K_EXTRA and children[1].kind_id in K_IDENT:
+                # (object, attribute): one call instead of two field look-ups
+                parts.append(children[1])
+                cur = children[0]
+                continue
+            attr = cur.child_by_field_id(F_ATTRIBUTE)
             if attr is not None:
                 parts.append(attr)
-            cur = cur.child_by_field_name("object")
+            cur = cur.child_by_field_id(F_OBJECT)
             if cur is None:
                 return
         parts.reverse()
-        if cur.type == "identifier":
+        if cur.kind_id in K_IDENT:
             self.uses.append((scope, "chain", (cur, parts)))
         else:
             self.visit(cur, scope)
@@ -531,25 +635,29 @@ class _Extractor:
                 self.facts.refs.append((r, c, ec, name, None, "attr"))
 
     def v_call(self, node, scope):
-        fn = node.child_by_field_name("function")
-        args = node.child_by_field_name("arguments")
-        if fn is not None:
-            self.visit(fn, scope)
-        if args is None:
-            return
-        for a in args.named_children:
-            if a.type == "keyword_argument":
-                kw = a.child_by_field_name("name")
-                val = a.child_by_field_name("value")
-                if kw is not None and fn is not None and fn.type in ("identifier", "attribute"):
-                    self.uses.append((scope, "kwarg", (fn, kw)))
-                if val is not None:
-                    self.visit(val, scope)
-            else:
-                self.visit(a, scope)
+        fn = node.child_by_field_id(F_FUNCTION)
+        args = node.child_by_field_id(F_ARGUMENTS)
+        run = [fn] if fn is not None else []   # visited in order by one walk, between kwarg uses
+        if args is not None:
+            fn_named = fn is not None and fn.kind_id in K_IDENT_OR_ATTR
+            for a in args.named_children:
+                if a.kind_id in K_KWARG:
+                    kw = a.child_by_field_id(F_NAME)
+                    val = a.child_by_field_id(F_VALUE)
+                    if kw is not None and fn_named:
+                        if run:
+                            self.walk(run, scope)
+                            run = []
+                        self.uses.append((scope, "kwarg", (fn, kw)))
+                    if val is not None:
+                        run.append(val)
+                else:
+                    run.append(a)
+        if run:
+            self.walk(run, scope)
 
     def v_keyword_argument(self, node, scope):
-        val = node.child_by_field_name("value")
+        val = node.child_by_field_id(F_VALUE)
         if val is not None:
             self.visit(val, scope)
 
@@ -559,6 +667,15 @@ class _Extractor:
     # resolution ------------------------------------------------------------------------
     def lookup(self, scope, name):
         """Target qualname of a bare name seen in `scope`; LOCAL for locals; '' for unresolved."""
+        if self._evaluating:   # inside a value evaluation the answer depends on what is being evaluated
+            return self._lookup(scope, name)
+        memo = scope.memo
+        r = memo.get(name, memo)
+        if r is memo:
+            r = memo[name] = self._lookup(scope, name)
+        return r
+
+    def _lookup(self, scope, name):
         s = scope
         first = True
         while s is not None:
@@ -567,9 +684,10 @@ class _Extractor:
                 continue
             if name in s.globals:
                 s = self.mod_scope
-            if name in s.bindings:
-                b = s.bindings[name]
-                if isinstance(b, tuple):
+            bindings = s.bindings
+            if name in bindings:
+                b = bindings[name]
+                if b.__class__ is tuple:
                     return b[1]
                 if b is LOCAL and name in s.types:
                     key = (id(s), name)
@@ -593,39 +711,63 @@ class _Extractor:
         return ""
 
     def resolve_uses(self):
+        """Uses -> refs, after the walk (a name may be bound later in the file). Positions are
+        worked out only for uses that become refs: locals are most bare names."""
         refs = self.facts.refs
+        append = refs.append
+        ident = self.ident
+        lookup = self.lookup
+        src = self.src
+        starts = self.starts
+        ascii_ = self.all_ascii
         for scope, kind, payload in self.uses:
             if kind == "name":
-                name, r, c, ec = self.ident(payload)
-                target = self.lookup(scope, name)
-                if target is LOCAL or isinstance(target, _Inst):
+                sb = payload.start_byte
+                eb = payload.end_byte
+                name = src[sb:eb].decode("ascii") if ascii_ else src[sb:eb].decode("utf-8", "replace")
+                target = lookup(scope, name)
+                if target is LOCAL or target.__class__ is _Inst:
                     continue
-                refs.append((r, c, ec, name, target or None, "name"))
+                if ascii_:
+                    r = bisect_right(starts, sb) - 1
+                    c = sb - starts[r]
+                    append((r, c, c + eb - sb, name, target or None, "name"))
+                else:
+                    _, r, c, ec = ident(payload)
+                    append((r, c, ec, name, target or None, "name"))
             elif kind == "chain":
                 base, parts = payload
-                name, r, c, ec = self.ident(base)
-                target = self.lookup(scope, name)
-                if isinstance(target, _Inst):
+                name, r, c, ec = ident(base)
+                target = lookup(scope, name)
+                if target.__class__ is _Inst:
                     prefix = str(target)
                 elif target is LOCAL or not target:
                     if target == "":
-                        refs.append((r, c, ec, name, None, "name"))
+                        append((r, c, ec, name, None, "name"))
                     prefix = None
                 else:
-                    refs.append((r, c, ec, name, target, "name"))
+                    append((r, c, ec, name, target, "name"))
                     prefix = target
                 for a in parts:
-                    aname, r, c, ec = self.ident(a)
+                    if ascii_:
+                        sb = a.start_byte
+                        eb = a.end_byte
+                        aname = src[sb:eb].decode("ascii")
+                        r = bisect_right(starts, sb) - 1
+                        c = sb - starts[r]
+                        ec = c + eb - sb
+                    else:
+                        aname, r, c, ec = ident(a)
                     if prefix is not None:
                         prefix = f"{prefix}.{aname}"
-                        refs.append((r, c, ec, aname, prefix, "attr"))
+                        append((r, c, ec, aname, prefix, "attr"))
                     else:
-                        refs.append((r, c, ec, aname, None, "attr"))
+                        append((r, c, ec, aname, None, "attr"))
             elif kind == "kwarg":
                 fn, kw = payload
                 callee = self.expr_target(scope, fn)
-                name, r, c, ec = self.ident(kw)
-                refs.append((r, c, ec, name, f"{callee}({name}" if callee else None, "kwarg"))
+                name, r, c, ec = ident(kw)
+                append((r, c, ec, name, f"{callee}({name}" if callee else None, "kwarg"))
             elif kind == "base":
                 cls, expr = payload
                 t = self.expr_target(scope, expr)
@@ -640,17 +782,17 @@ class _Extractor:
         if mode == "ann":
             t = self.ann_target(scope, node, 0)
             return f"{t}()" if t else None
-        t = node.type
-        while t in ("await", "parenthesized_expression") and node.named_child_count:
-            node = node.named_children[0]
-            t = node.type
-        if t == "call":
-            fn = node.child_by_field_name("function")
-            if fn is not None and fn.type in ("identifier", "attribute"):
+        k = node.kind_id
+        while k in K_PAREN_AWAIT and node.named_child_count:
+            node = node.named_child(0)
+            k = node.kind_id
+        if k in K_CALL:
+            fn = node.child_by_field_id(F_FUNCTION)
+            if fn is not None and fn.kind_id in K_IDENT_OR_ATTR:
                 c = self.expr_target(scope, fn)
                 return f"{c}()" if c else None
             return None
-        if t in ("identifier", "attribute"):
+        if k in K_IDENT_OR_ATTR:
             return self.expr_target(scope, node)
         return None
 
@@ -664,8 +806,8 @@ class _Extractor:
         if t in ("identifier", "attribute"):
             return self.expr_target(scope, node)
         if t in ("subscript", "generic_type"):
-            base = node.child_by_field_name("value") if t == "subscript" else node.named_children[0]
-            base_name = base.text.decode("utf-8", "replace").rsplit(".", 1)[-1] if base is not None else ""
+            base = node.child_by_field_id(F_VALUE) if t == "subscript" else node.named_children[0]
+            base_name = self.text(base).rsplit(".", 1)[-1] if base is not None else ""
             if base_name in ("Optional", "Annotated", "ClassVar", "Final", "Union", "Type", "type"):
                 args = [c for c in node.named_children[1:]]
                 if args and args[0].type == "type_parameter":
@@ -676,13 +818,13 @@ class _Extractor:
                         return r
             return None
         if t == "binary_operator":
-            for side in ("left", "right"):
-                r = self.ann_target(scope, node.child_by_field_name(side), depth + 1)
+            for side in (F_LEFT, F_RIGHT):
+                r = self.ann_target(scope, node.child_by_field_id(side), depth + 1)
                 if r:
                     return r
             return None
         if t == "string":
-            text = node.text.decode("utf-8", "replace").strip("\"'")
+            text = self.text(node).strip("\"'")
             parts = text.split(".")
             if all(p.isidentifier() for p in parts):
                 base = self.lookup(scope, parts[0])
@@ -692,42 +834,51 @@ class _Extractor:
 
     def expr_target(self, scope, node):
         parts = []
-        while node.type == "attribute":
-            attr = node.child_by_field_name("attribute")
-            parts.append(attr.text.decode("utf-8", "replace"))
-            node = node.child_by_field_name("object")
-        if node.type != "identifier":
+        while node.kind_id in K_ATTRIBUTE:
+            attr = node.child_by_field_id(F_ATTRIBUTE)
+            parts.append(self.text(attr))
+            node = node.child_by_field_id(F_OBJECT)
+        if node.kind_id not in K_IDENT:
             return None
-        t = self.lookup(scope, node.text.decode("utf-8", "replace"))
+        t = self.lookup(scope, self.text(node))
         if not t or t is LOCAL:
             return None
         return ".".join([str(t)] + parts[::-1])
 
 
-_HANDLERS = {
-    "import_statement": _Extractor.v_import,
-    "import_from_statement": _Extractor.v_import_from,
-    "future_import_statement": _Extractor.v_skip,
-    "class_definition": _Extractor.v_class,
-    "function_definition": _Extractor.v_function,
-    "lambda": _Extractor.v_lambda,
-    "assignment": _Extractor.v_assignment,
-    "augmented_assignment": _Extractor.v_assignment,
-    "for_statement": _Extractor.v_for,
-    "as_pattern": _Extractor.v_as_pattern,
-    "except_clause": _Extractor.v_except,
-    "named_expression": _Extractor.v_named_expr,
-    "global_statement": _Extractor.v_global,
-    "nonlocal_statement": _Extractor.v_global,
-    "attribute": _Extractor.v_attribute,
-    "call": _Extractor.v_call,
-    "keyword_argument": _Extractor.v_keyword_argument,
-    **{t: _Extractor.v_comprehension for t in _COMPREHENSIONS},
-}
+def _handlers():
+    named = {
+        "import_statement": _Extractor.v_import,
+        "import_from_statement": _Extractor.v_import_from,
+        "future_import_statement": _Extractor.v_skip,
+        "class_definition": _Extractor.v_class,
+        "function_definition": _Extractor.v_function,
+        "decorated_definition": _Extractor.v_decorated,
+        "lambda": _Extractor.v_lambda,
+        "assignment": _Extractor.v_assignment,
+        "augmented_assignment": _Extractor.v_assignment,
+        "for_statement": _Extractor.v_for,
+        "as_pattern": _Extractor.v_as_pattern,
+        "except_clause": _Extractor.v_except,
+        "named_expression": _Extractor.v_named_expr,
+        "global_statement": _Extractor.v_global,
+        "nonlocal_statement": _Extractor.v_global,
+        "attribute": _Extractor.v_attribute,
+        "call": _Extractor.v_call,
+        "keyword_argument": _Extractor.v_keyword_argument,
+        **{t: _Extractor.v_comprehension for t in _COMPREHENSIONS},
+        "identifier": _IDENT,
+        "string": _STRING,
+        **{t: _SKIP for t in ("comment", "integer", "float", "true", "false", "none", "ellipsis")},
+    }
+    return {k: h for name, h in named.items() for k in _kinds(name)}
+
+
+_DISPATCH = _handlers()   # node kind id -> handler (or walk marker); absent: look into its children
 
 
 def _idents(node):
-    if node.type == "identifier":
+    if node.kind_id in K_IDENT:
         yield node
     else:
         for ch in node.named_children:

@@ -236,19 +236,50 @@ class SqlResolver(Resolver):
             f.cache_clear()
 
 
-def rebuild_derived(conn: sqlite3.Connection) -> tuple[int, int]:
-    """Recompute `resolved` (every stored target -> canonical) and `usage`; caller owns the transaction."""
+def derive(conn: sqlite3.Connection) -> tuple[list, list]:
+    """(`resolved` rows, `usage` rows) from the per-file tables. Only reads, so the indexer runs it
+    on its own connection in a thread while it builds indexes on another (SQLite releases the GIL).
+
+    `usage` counts, per canonical symbol, the uses (not imports or import aliases) of every target
+    that resolves to it, and the distinct repos they are in."""
     resolver = MemoryResolver(conn)
     targets = {r[0] for r in conn.execute("SELECT DISTINCT target FROM refs WHERE target IS NOT NULL")}
     targets.update(r[0] for r in conn.execute("SELECT DISTINCT alias FROM aliases WHERE star = 0"))
-    rows = [(t, resolver.canonical(t)) for t in targets]
+    canonical = resolver.canonical
+    # resolve in set order, as always: the memo keeps answers computed under a cycle cut-off, so the
+    # order can change answers (sorted order broke a Ruby nesting case); sort only for the insert
+    resolved = [(t, canonical(t)) for t in targets]
+    resolved.sort()
+    canon = dict(resolved)
+    uses: dict[str, int] = {}
+    repos: dict[str, set] = {}
+    for target, repo_id, n in conn.execute(
+            "SELECT target, repo_id, count(*) FROM refs WHERE target IS NOT NULL AND kind NOT IN ('import', 'alias')"
+            " GROUP BY target, repo_id"):
+        c = canon[target]
+        if c is None:
+            continue
+        if c in uses:
+            uses[c] += n
+            repos[c].add(repo_id)
+        else:
+            uses[c] = n
+            repos[c] = {repo_id}
+    usage = [(c, n, len(repos[c])) for c, n in sorted(uses.items())]
+    return resolved, usage
+
+
+def store_derived(conn: sqlite3.Connection, derived: tuple[list, list]) -> tuple[int, int]:
+    """Replace `resolved` and `usage` with `derive`'s rows; caller owns the transaction."""
+    resolved, usage = derived
+    from .store import insert_many
     conn.execute("DELETE FROM resolved")
-    conn.executemany("INSERT INTO resolved(target, canonical) VALUES (?, ?)", rows)
+    insert_many(conn, "resolved(target, canonical)", 2, resolved)
     conn.execute("DELETE FROM usage")
-    conn.execute("""INSERT INTO usage(qualname, refs, repos)
-                    SELECT s.canonical, count(*), count(DISTINCT r.repo_id)
-                    FROM refs r JOIN resolved s ON s.target = r.target
-                    WHERE s.canonical IS NOT NULL AND r.kind NOT IN ('import', 'alias')
-                    GROUP BY s.canonical""")
-    resolved = sum(1 for _, c in rows if c)
-    return len(rows), resolved
+    insert_many(conn, "usage(qualname, refs, repos)", 3, usage)
+    return len(resolved), sum(1 for _, c in resolved if c)
+
+
+def rebuild_derived(conn: sqlite3.Connection) -> tuple[int, int]:
+    """Recompute `resolved` (every stored target -> canonical) and `usage`; caller owns the transaction."""
+    return store_derived(conn, derive(conn))

@@ -6,6 +6,7 @@ SCHEMA_VERSION on any incompatible change.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import sqlite3
 from pathlib import Path
@@ -157,6 +158,21 @@ END;"""
 
 
 
+def insert_many(conn: sqlite3.Connection, into: str, width: int, rows) -> None:
+    """`INSERT INTO {into} VALUES ...` for many rows of `width` values, 64 rows per statement:
+    binding a row costs ~40% less than with one row per statement (the statement runs once)."""
+    rows = rows if isinstance(rows, list) else list(rows)
+    per = 64
+    full = len(rows) // per * per
+    row = "(" + ",".join("?" * width) + ")"
+    if full:
+        chain = itertools.chain.from_iterable
+        conn.executemany(f"INSERT INTO {into} VALUES " + ",".join([row] * per),
+                         (tuple(chain(rows[i:i + per])) for i in range(0, full, per)))
+    if full < len(rows):
+        conn.executemany(f"INSERT INTO {into} VALUES {row}", rows[full:])
+
+
 def _check_version(conn: sqlite3.Connection, path: Path) -> int | None:
     try:
         row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
@@ -227,14 +243,17 @@ _BULK_INDEXES = ("defs_qualname", "defs_name", "defs_file", "refs_target", "refs
                  "resolved_canonical")
 
 
-def drop_indexes_for_bulk_load(conn: sqlite3.Connection) -> None:
+def drop_indexes_for_bulk_load(conn: sqlite3.Connection, defer_fts: bool = True) -> None:
     """Before loading an empty index (nothing to delete yet): drop what is faster to build once at
-    the end. `create_indexes` restores them, and every writer open re-creates any that are missing."""
+    the end. `create_indexes` restores them, and every writer open re-creates any that are missing.
+    `defer_fts`: the trigram index of file texts is also filled once by `create_indexes` (else the
+    caller fills it as it goes: the indexer does, beside its parsers)."""
     for name in _BULK_INDEXES:
         conn.execute(f"DROP INDEX IF EXISTS {name}")
     conn.execute("DROP TRIGGER IF EXISTS defs_ai")
     conn.execute("DROP TRIGGER IF EXISTS defs_ad")
-    _content.begin_bulk(conn)  # code search: trigram index filled once by create_indexes
+    if defer_fts:
+        _content.begin_bulk(conn)  # code search: trigram index filled once by create_indexes
     conn.commit()
     # appending to a fresh file: a rollback journal writes each page once, WAL twice (log + checkpoint);
     # still atomic per transaction. Fails harmlessly (stays WAL) if a reader has the file open.

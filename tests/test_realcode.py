@@ -199,3 +199,44 @@ def test_sigint_leaves_a_consistent_index(real_repos, tmp_path):
     assert repos["bigrepo"] == (901, 901)
     assert set(repos) == {"idna", "bigrepo", "requests", "urllib3", "charset-normalizer", "certifi"}
     assert {k: v for k, v in files.items() if k[0] == "idna"} == idna_before
+
+
+# ---------------------------------------------------------------------------- parser processes
+
+
+def test_parser_processes_write_the_rows_one_process_writes(real_repos, tmp_path):
+    """Rows that parser processes stage in their own SQLite files and the indexer copies with
+    INSERT ... SELECT (index/staging.py) are exactly the rows of a one-process run, ids included,
+    and the stage files are gone when the run ends."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {"TMPDIR": str(tmp)}
+    pool, one = tmp_path / "pool.db", tmp_path / "one.db"
+    r = run_cli("index", "--db", pool, "-j", "2", *real_repos.values(), timeout=300, env=env)
+    assert r.returncode == 0, r.stderr
+    r = run_cli("index", "--db", one, "-j", "1", *real_repos.values(), timeout=300, env=env)
+    assert r.returncode == 0, r.stderr
+    assert list(tmp.iterdir()) == [], "stage files left behind"
+    tables = {
+        "files": "SELECT * FROM files ORDER BY id",
+        "defs": "SELECT * FROM defs ORDER BY id",
+        "refs": "SELECT rowid, * FROM refs ORDER BY rowid",
+        "aliases": "SELECT rowid, * FROM aliases ORDER BY rowid",
+        "bases": "SELECT rowid, * FROM bases ORDER BY rowid",
+        "imports": "SELECT file_id, package FROM imports ORDER BY file_id, package",   # a set per file
+        "content": "SELECT id, blob, text FROM content ORDER BY id",
+        "resolved": "SELECT * FROM resolved ORDER BY target",
+        "usage": "SELECT * FROM usage ORDER BY qualname",
+        "content_fts": "SELECT rowid FROM content_fts WHERE content_fts MATCH 'def' ORDER BY rowid",
+    }
+    a = sqlite3.connect(f"file:{pool}?mode=ro", uri=True)
+    b = sqlite3.connect(f"file:{one}?mode=ro", uri=True)
+    try:
+        assert a.execute("SELECT count(*) FROM files").fetchone()[0] >= 64, "too few files to use the parser processes"
+        for table, sql in tables.items():
+            x, y = a.execute(sql).fetchall(), b.execute(sql).fetchall()
+            assert x, f"{table} is empty: the comparison would prove nothing"
+            assert x == y, f"{table} differs: {sorted(set(x) ^ set(y), key=repr)[:5]}"
+    finally:
+        a.close()
+        b.close()

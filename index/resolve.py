@@ -21,6 +21,7 @@ The same code serves the indexer (in-memory tables) and the server (SQLite look-
 from __future__ import annotations
 
 import sqlite3
+import threading
 from functools import lru_cache
 
 from .lang import CLASS_LIKE, SCOPES, STRONG, VALUE
@@ -28,6 +29,8 @@ from .lang import CLASS_LIKE, SCOPES, STRONG, VALUE
 # named types have members too: Go's `type Mode int` has methods, a type alias has its target's
 TYPE_LIKE = CLASS_LIKE | {"type"}
 MAX_DEPTH = 24
+_OPEN = 1 << 30        # no cycle pending
+_STEP_BUDGET = 20000   # look-ups per canonical() before provisional answers are remembered anyway
 
 
 class Resolver:
@@ -41,26 +44,38 @@ class Resolver:
 
     def __init__(self):
         self._memo: dict[str, str | None] = {}
-        self._cut = False   # a cycle or the depth limit ended a branch of the current resolution
+        self._path: dict[str, int] = {}   # names being resolved right now -> their depth on the path
+        self._low = _OPEN                  # the shallowest path entry a cycle in this branch went back to
+        self._steps = 0                    # look-ups in the current canonical() call
+        self._lock = threading.Lock()      # the server's threads share one resolver and its walk state
 
     def canonical(self, target: str | None) -> str | None:
         if not target:
             return None
-        return self._resolve(target, 0, frozenset())
+        with self._lock:
+            self._steps, self._low = 0, _OPEN
+            return self._resolve(target, 0, frozenset())
 
     def _resolve(self, q: str, depth: int, seen: frozenset) -> str | None:
         if q in self._memo:
             return self._memo[q]
-        if depth > MAX_DEPTH or q in seen:
-            self._cut = True
+        if q in seen:
+            self._low = min(self._low, self._path[q])
             return None
-        outer, self._cut = self._cut, False
+        if depth > MAX_DEPTH:
+            self._low = -1
+            return None
+        self._steps += 1
+        self._path[q] = depth
+        outer, self._low = self._low, _OPEN
         result = self._resolve_uncached(q, depth, seen | {q})
-        # A "not found" reached while a cycle or the depth limit cut a branch short depends on where
-        # the walk started (which target came first): remember it only when nothing was cut.
-        if result is not None or not self._cut:
+        del self._path[q]
+        # A "not found" that a cycle back to an outer name cut short is only provisional (it depends
+        # on where the walk started): remember it once the walk is back at that name, as for strongly
+        # connected components, unless the walk is already long (then keep it: bounded time).
+        if result is not None or self._low >= depth or self._steps > _STEP_BUDGET:
             self._memo[q] = result
-        self._cut = self._cut or outer
+        self._low = min(outer, self._low if self._low < depth else _OPEN)
         return result
 
     def _value_class(self, q, depth, seen):

@@ -183,7 +183,7 @@ class Indexer:
         if repo_id is not None:
             old = {p: (fid, b) for fid, p, b in conn.execute("SELECT id, path, blob FROM files WHERE repo_id = ?", (repo_id,))}
         current = source_files(repo)
-        layout(repo, current)
+        laid_out = False   # manifests are read only for a repo that changed (an unchanged re-run stays cheap)
         todo = []
         for path, blob in sorted(current.items()):
             prev = old.get(path)
@@ -199,12 +199,18 @@ class Indexer:
                             continue
                 except OSError:
                     pass
+            if not laid_out:
+                layout(repo, current)
+                laid_out = True
             lg, module, is_pkg = language_and_module(repo, path)
             todo.append((str(repo.root), path, lg.NAME, module, is_pkg, repo.projects.get(lg.NAME) or {}, blob, self.max_file_size))
         removed = [p for p in old if p not in current]
+        if not laid_out and (removed or repo_id is None):
+            layout(repo, current)
+            laid_out = True
         stale = [old[p][0] for p in removed] + [old[j[1]][0] for j in todo if j[1] in old]
         res.removed = len(removed)
-        return res, {"repo": repo, "repo_id": repo_id, "todo": todo, "stale": stale}
+        return res, {"repo": repo, "repo_id": repo_id, "todo": todo, "stale": stale, "laid_out": laid_out}
 
     def index_repos(self, repos: list[Repo]):
         """Index repos in order, yielding each RepoResult once its transaction has committed.
@@ -317,9 +323,11 @@ class Indexer:
             if fts:   # trigram rows for the texts this repo added (a first full load fills them at the end)
                 conn.execute("INSERT INTO content_fts(rowid, text) SELECT id, text FROM content WHERE id > ? ORDER BY id",
                              (texts_from,))
-            conn.execute("DELETE FROM packages WHERE repo_id = ?", (repo_id,))
-            conn.executemany("INSERT OR IGNORE INTO packages(repo_id, package, import_root, source) VALUES (?,?,?,?)",
-                             [(repo_id, p, r, s) for p, r, s in repo.packages])
+            laid_out = plan.get("laid_out", True)
+            if laid_out:   # else nothing changed: the stored packages and dist stand
+                conn.execute("DELETE FROM packages WHERE repo_id = ?", (repo_id,))
+                conn.executemany("INSERT OR IGNORE INTO packages(repo_id, package, import_root, source) VALUES (?,?,?,?)",
+                                 [(repo_id, p, r, s) for p, r, s in repo.packages])
             if res.parsed or stale_ids:
                 # cleared by finish(): a run interrupted before it leaves the flag for the next run.
                 # Files skipped again (too large, minified, not UTF-8) are re-read every run (the index
@@ -327,9 +335,9 @@ class Indexer:
                 conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('derived_stale', '1')")
             totals = conn.execute("SELECT count(*), coalesce(sum(lines), 0) FROM files WHERE repo_id = ?", (repo_id,)).fetchone()
             conn.execute(
-                "UPDATE repos SET root=?, remote=?, web_url=?, head=?, branch=?, dist=?, indexed_at=?, ownership=?,"
-                " files=?, lines=? WHERE id=?",
-                (str(repo.root), repo.remote, _web(repo), repo.head, repo.branch, repo.dist,
+                "UPDATE repos SET root=?, remote=?, web_url=?, head=?, branch=?, dist=CASE WHEN ? THEN ? ELSE dist END,"
+                " indexed_at=?, ownership=?, files=?, lines=? WHERE id=?",
+                (str(repo.root), repo.remote, _web(repo), repo.head, repo.branch, laid_out, repo.dist,
                  datetime.now(timezone.utc).isoformat(timespec="seconds"), json.dumps(own), totals[0], totals[1], repo_id))
         res.files = totals[0]
         if res.parsed or stale_ids:

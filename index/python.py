@@ -18,9 +18,10 @@ from itertools import accumulate
 from pathlib import Path
 
 import tree_sitter_python
-from tree_sitter import Language, Parser
+from tree_sitter import Language
 
 from .lang import FileFacts, Unit
+from .lang.source import count_errors, parser
 
 PY_LANGUAGE = Language(tree_sitter_python.language())
 BUILTINS = frozenset(dir(builtins)) | {"__file__", "__name__", "__doc__", "__spec__", "__path__",
@@ -184,7 +185,7 @@ class _Extractor:
     # ---- walk --------------------------------------------------------------------------
     def run(self, tree):
         root = tree.root_node
-        self.facts.errors = _count_errors(root) if root.has_error else 0
+        self.facts.errors = count_errors(root)
         mod = _Scope("module", self.module, None)
         self.mod_scope = mod
         name = self.module.rpartition(".")[2] or self.module
@@ -897,18 +898,6 @@ def _in_except(node) -> bool:
     return False
 
 
-def _count_errors(node) -> int:
-    n = 0
-    stack = [node]
-    while stack:
-        cur = stack.pop()
-        if cur.type == "ERROR" or cur.is_missing:
-            n += 1
-        elif cur.has_error:
-            stack.extend(cur.children)
-    return n
-
-
 def _clean_doc(raw: str) -> str | None:
     """First paragraph of a docstring literal, quotes and prefixes stripped."""
     s = raw.lstrip("rRbBuUfF")
@@ -927,14 +916,7 @@ def _clean_doc(raw: str) -> str | None:
     return text[:500] or None
 
 
-_parser = None
-
-
-def parse(src: bytes):
-    global _parser
-    if _parser is None:
-        _parser = Parser(PY_LANGUAGE)
-    return _parser.parse(src)
+parse = parser(PY_LANGUAGE)   # one tree-sitter Parser per thread (index/lang/source.py)
 
 
 def extract(src: bytes, unit: Unit | str, is_package: bool = False) -> FileFacts:

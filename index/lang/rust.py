@@ -19,13 +19,13 @@ Speed: items and uses are few and walked in Python; every reference comes from o
 from __future__ import annotations
 
 import re
-import threading
 from bisect import bisect_right
 
 import tree_sitter_rust
-from tree_sitter import Language, Parser, Query, QueryCursor
+from tree_sitter import Language, Query, QueryCursor
 
 from . import FileFacts, Unit, cargo
+from .source import Positions, count_errors, parser
 
 NAME = "rust"
 EXTENSIONS = (".rs",)
@@ -107,8 +107,8 @@ class _Scope:
 class _Extractor:
     def __init__(self, src: bytes, unit: Unit):
         self.src = src
-        self.lines = None
-        self.all_ascii = src.isascii()
+        self.positions = Positions(src)
+        self.all_ascii = self.positions.all_ascii
         self.module = unit.module
         proj = unit.project or {}
         crate = cargo.crate_of(proj, unit.path) if proj else None
@@ -131,14 +131,7 @@ class _Extractor:
 
     # ---- positions --------------------------------------------------------------------
     def col(self, row: int, bcol: int) -> int:
-        if self.all_ascii:
-            return bcol
-        if self.lines is None:
-            self.lines = self.src.split(b"\n")
-        line = self.lines[row] if row < len(self.lines) else b""
-        if line.isascii():
-            return bcol
-        return len(line[:bcol].decode("utf-8", "replace"))
+        return self.positions.col(row, bcol)
 
     def ref(self, node, target, kind):
         r, c = node.start_point
@@ -211,7 +204,7 @@ class _Extractor:
     # ---- the walk ---------------------------------------------------------------------
     def run(self, tree):
         root = tree.root_node
-        self.facts.errors = _count_errors(root) if root.has_error else 0
+        self.facts.errors = count_errors(root)
         caps = QueryCursor(_QUERY).captures(root)
         for node in caps.get("doc", ()):
             text = node.text
@@ -1212,26 +1205,7 @@ def _paragraph(lines: list[str]) -> str | None:
     return "\n".join(out) if out else None
 
 
-def _count_errors(node) -> int:
-    n = 0
-    stack = [node]
-    while stack:
-        x = stack.pop()
-        if x.type == "ERROR" or x.is_missing:
-            n += 1
-            continue
-        stack.extend(c for c in x.children if c.has_error or c.is_missing)
-    return n
-
-
-_LOCAL = threading.local()   # one parser per thread: the server extracts live buffers from its thread pool
-
-
-def parse(src: bytes):
-    parser = getattr(_LOCAL, "parser", None)
-    if parser is None:
-        parser = _LOCAL.parser = Parser(LANGUAGE)
-    return parser.parse(src)
+parse = parser(LANGUAGE)
 
 
 def project(root: str, paths: list[str]) -> dict:

@@ -3,21 +3,25 @@ from tree-sitter's byte columns, the number of syntax errors the parser recovere
 as a doc paragraph, a declaration header as one signature line, and the scope around each node a
 query found. Kept here so that each extractor is about its language.
 
-(index/python.py still has its own copies of the column and error-count code.)
+(index/python.py still has its own copy of the column code.)
 """
 from __future__ import annotations
+
+import threading
 
 from tree_sitter import Parser
 
 
 def parser(language):
-    """`parse(src) -> Tree` for one grammar, with one tree-sitter Parser per process, made on first use."""
-    made = None
+    """`parse(src) -> Tree` for one grammar, with one tree-sitter Parser per thread, made on first
+    use: parser processes have one thread, the server extracts live buffers from a thread pool, and
+    a Parser must not parse two texts at once."""
+    local = threading.local()
 
     def parse(src: bytes):
-        nonlocal made
+        made = getattr(local, "parser", None)
         if made is None:
-            made = Parser(language)
+            made = local.parser = Parser(language)
         return made.parse(src)
     return parse
 

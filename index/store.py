@@ -137,7 +137,8 @@ CREATE INDEX IF NOT EXISTS packages_package ON packages(package);
 CREATE INDEX IF NOT EXISTS defs_qualname ON defs(qualname);
 CREATE INDEX IF NOT EXISTS defs_name ON defs(name COLLATE NOCASE);
 CREATE INDEX IF NOT EXISTS defs_file ON defs(file_id, name_line);
-CREATE INDEX IF NOT EXISTS refs_target ON refs(target);
+DROP INDEX IF EXISTS refs_target;  -- older indexes had (target) alone: references walked every use to skip the home repo
+CREATE INDEX IF NOT EXISTS refs_target_repo ON refs(target, repo_id);
 CREATE INDEX IF NOT EXISTS refs_file ON refs(file_id, line);
 CREATE INDEX IF NOT EXISTS refs_attr ON refs(name) WHERE kind = 'attr';
 CREATE INDEX IF NOT EXISTS aliases_alias ON aliases(alias);
@@ -238,7 +239,7 @@ def open_reader(path: Path) -> sqlite3.Connection:
     return conn
 
 
-_BULK_INDEXES = ("defs_qualname", "defs_name", "defs_file", "refs_target", "refs_file", "refs_attr",
+_BULK_INDEXES = ("defs_qualname", "defs_name", "defs_file", "refs_target_repo", "refs_file", "refs_attr",
                  "aliases_alias", "aliases_file", "bases_class", "bases_file", "imports_file",
                  "resolved_canonical")
 

@@ -464,6 +464,34 @@ def test_reindex_unchanged_parses_nothing(small_org):
     assert files_rows(db) == before
 
 
+def test_references_seek_each_repo_of_a_target(small_org):
+    """References list other repos' uses first without walking the home repo's: the query seeks
+    (target, repo) pairs. An index written before refs_target_repo existed gets it on the next run."""
+    from crossnav.server.query import Index
+    repos, db = small_org
+    c = sqlite3.connect(db)
+    c.execute("DROP INDEX refs_target_repo")
+    c.execute("CREATE INDEX refs_target ON refs(target)")   # what older versions wrote
+    c.commit()
+    c.close()
+    assert index(db, *repos.values()).returncode == 0
+    c = sqlite3.connect(db)
+    names = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert "refs_target_repo" in names and "refs_target" not in names
+    qual = c.execute("SELECT qualname FROM defs WHERE name = 'Backoff' AND kind = 'class'").fetchone()[0]
+    c.close()
+    idx = Index(db)
+    statements = []
+    idx._conn().set_trace_callback(statements.append)
+    locs, truncated = idx.references(qual, "class", 100)
+    assert locs and not truncated
+    ref_sql = [s for s in statements if "FROM refs x" in s]
+    assert ref_sql
+    for sql in ref_sql:   # the other repos' part and the home repo's
+        plan = " ".join(r[3] for r in sqlite3.connect(db).execute("EXPLAIN QUERY PLAN " + sql))
+        assert "refs_target_repo (target=? AND repo_id=?)" in plan, plan
+
+
 def test_reindex_after_modify_delete_rename(small_org):
     repos, db = small_org
     before = files_rows(db)

@@ -20,7 +20,6 @@ import re
 import shutil
 import signal
 import sqlite3
-import tempfile
 import threading
 import time
 from collections import Counter, deque
@@ -168,7 +167,7 @@ class Indexer:
 
     def _start(self, pool: bool) -> None:
         if self._stage_dir is None:
-            self._stage_dir = tempfile.mkdtemp(prefix="crossnav-stage-")
+            self._stage_dir = staging.make_dir()
         if pool and self._pool is None:
             self._pool = ProcessPoolExecutor(self.jobs, initializer=_init_worker, initargs=(self._stage_dir,))
         elif not pool and self._local_stage is None:

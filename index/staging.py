@@ -11,11 +11,16 @@ A stage is in WAL mode: the parser appends (each batch one transaction) while th
 earlier batches. A parser starts a new stage file at a repo boundary once its file is large, so a
 repo's batches sit in at most one stage per parser (ATTACH works only between transactions and
 SQLite allows 10); the indexer detaches and deletes a stage when its parser has moved on.
+Stages live in a `crossnav-stage-*` folder under TMPDIR naming its indexing process; a run killed
+before it could delete its folder leaves it behind, and the next run removes it (`sweep`).
 """
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
+import tempfile
+import time
 
 # (table, staged columns): the index table's columns after file_id/repo_id, in insert order
 TABLES = (
@@ -30,6 +35,55 @@ TABLES = (
 WITH_REPO_ID = {"defs", "refs"}    # index tables that also carry repo_id
 ROTATE_BYTES = 64 << 20            # start a new stage file at the next repo boundary beyond this
 MAX_WRITERS = 8                    # a repo's batches sit in one stage per writer; SQLite ATTACHes at most 10
+
+
+PREFIX = "crossnav-stage-"
+OWNER = "owner.pid"
+STALE_SECONDS = 24 * 3600   # a stage folder with no owner file (or an unreadable one) is left this long
+
+
+def make_dir() -> str:
+    """A new stage folder, after removing those a killed run left (`kill -9`, power loss: its
+    `finally` never ran). Each folder names its indexing process, so a live run's is never touched."""
+    sweep()
+    path = tempfile.mkdtemp(prefix=PREFIX)
+    with open(os.path.join(path, OWNER), "w") as f:
+        f.write(str(os.getpid()))
+    return path
+
+
+def sweep(parent: str | None = None) -> list[str]:
+    """Remove stage folders whose indexing process is gone. Returns the folders removed."""
+    parent = parent or tempfile.gettempdir()
+    removed = []
+    try:
+        names = [n for n in os.listdir(parent) if n.startswith(PREFIX)]
+    except OSError:
+        return removed
+    for name in names:
+        path = os.path.join(parent, name)
+        try:
+            with open(os.path.join(path, OWNER)) as f:
+                alive = _alive(int(f.read().strip()))
+        except (OSError, ValueError):
+            try:
+                alive = time.time() - os.stat(path).st_mtime < STALE_SECONDS
+            except OSError:
+                continue
+        if not alive:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:   # another user's process
+        return True
+    return True
 
 
 class Stage:

@@ -464,6 +464,29 @@ def test_reindex_unchanged_parses_nothing(small_org):
     assert files_rows(db) == before
 
 
+def test_stage_folders_of_killed_runs_are_swept(small_org, tmp_path):
+    """A run killed with SIGKILL leaves its stage folder (rows on their way into the index) in TMPDIR;
+    the next run removes it, never a live run's, and leaves none of its own."""
+    repos, db = small_org
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    live = subprocess.Popen(["sleep", "60"])
+    try:
+        for name, pid in (("crossnav-stage-dead", dead.pid), ("crossnav-stage-live", live.pid)):
+            (tmp / name).mkdir()
+            (tmp / name / "owner.pid").write_text(str(pid))
+            (tmp / name / f"{pid}-1.db").write_bytes(b"\0" * 4096)
+        (repos["payments"] / "src/payments/new_module.py").write_text("X = 1\n")   # something to parse
+        r = run_cli("index", "--db", db, *repos.values(), env={"TMPDIR": str(tmp)})
+        assert r.returncode == 0, r.stderr
+        assert sorted(p.name for p in tmp.iterdir()) == ["crossnav-stage-live"]
+    finally:
+        live.kill()
+        live.wait()
+
+
 def test_references_seek_each_repo_of_a_target(small_org):
     """References list other repos' uses first without walking the home repo's: the query seeks
     (target, repo) pairs. An index written before refs_target_repo existed gets it on the next run."""

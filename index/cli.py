@@ -66,6 +66,26 @@ def _repo_paths(args) -> list[Path]:
     return paths
 
 
+def parse_languages(value: str) -> frozenset | None:
+    """`--languages python,go` -> the files.language names to index; `all` -> None (every language).
+    Accepts the `lang:` names of code search (`py`, `golang`, `ts`, ...)."""
+    from . import lang
+    if value.strip().lower() == "all":
+        return None
+    names = lang.search_names()
+    out, unknown = set(), []
+    for part in filter(None, (p.strip().lower() for p in value.split(","))):
+        if part in names:
+            out.add(names[part])
+        else:
+            unknown.append(part)
+    if unknown or not out:
+        known = ", ".join(sorted({lg.NAME for lg in lang.languages()}))
+        what = f"unknown language {', '.join(unknown)}" if unknown else f"no language in {value!r}"
+        raise ValueError(f"{what}; use a comma-separated list of {known}, or all")
+    return frozenset(out)
+
+
 def cmd_index(args) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -114,8 +134,17 @@ def cmd_index(args) -> int:
     row = db.conn.execute("SELECT value FROM meta WHERE key = 'max_file_size_kib'").fetchone()
     max_kib = args.max_file_size if args.max_file_size is not None else int(row[0]) if row else 2048
     db.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('max_file_size_kib', ?)", (str(max_kib),))
+    # so is the language list (files of languages left out are removed from the index)
+    row = db.conn.execute("SELECT value FROM meta WHERE key = 'languages'").fetchone()
+    chosen = args.languages if args.languages is not None else row[0] if row else "all"
+    try:
+        only = parse_languages(chosen)
+    except ValueError as e:
+        err.print(f"[red]error:[/] --languages: {e}")
+        return 2
+    db.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('languages', ?)", (chosen,))
     db.conn.commit()
-    indexer = Indexer(db, max_file_size=max_kib * 1024, jobs=args.jobs, progress=on_progress)
+    indexer = Indexer(db, max_file_size=max_kib * 1024, jobs=args.jobs, progress=on_progress, languages=only)
     interrupted = False
     try:
         with progress:
@@ -135,6 +164,9 @@ def cmd_index(args) -> int:
             indexer.restore_indexes()
     elapsed = time.perf_counter() - t0
     _summary(results, elapsed, db_path, args.verbose)
+    if only is not None:
+        Console(soft_wrap=True).print(f"languages indexed: {', '.join(sorted(only))} (kept for later runs; "
+                                      "`--languages all` indexes every language)")
     if args.verbose:
         Console(soft_wrap=True).print("time by phase: " + ", ".join(f"{k} {v:.1f}s" for k, v in indexer.phases.items()))
     if interrupted:
@@ -532,6 +564,9 @@ def build_parser() -> argparse.ArgumentParser:
     pi.add_argument("--db", help=f"index file (default: $CROSSNAV_DB or {default_db_path()})")
     pi.add_argument("--max-file-size", type=int, default=None, metavar="KIB",
                     help="skip files larger than this (default: the index's last setting, else 2048 KiB)")
+    pi.add_argument("--languages", metavar="LIST", help="index only these languages, comma-separated "
+                    "(python,go,typescript,...; `all` for every one); files of others are removed "
+                    "(default: the index's last setting, else all)")
     pi.add_argument("-j", "--jobs", type=int, default=None, help="parser processes (default: number of cores)")
     pi.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     pi.add_argument("-v", "--verbose", action="store_true", help="list every warning")

@@ -126,8 +126,10 @@ def _recode(data: bytes) -> bytes | None:
 
 
 class Indexer:
-    def __init__(self, db, max_file_size: int = DEFAULT_MAX_FILE_SIZE, jobs: int | None = None, progress=None):
+    def __init__(self, db, max_file_size: int = DEFAULT_MAX_FILE_SIZE, jobs: int | None = None, progress=None,
+                 languages: frozenset | None = None):
         self.db = db
+        self.languages = languages   # files.language names to index (None: all); other files are removed
         self.conn = db.conn
         self.max_file_size = max_file_size
         self.jobs = min(jobs or os.cpu_count() or 1, staging.MAX_WRITERS)
@@ -182,6 +184,8 @@ class Indexer:
         if repo_id is not None:
             old = {p: (fid, b) for fid, p, b in conn.execute("SELECT id, path, blob FROM files WHERE repo_id = ?", (repo_id,))}
         current = source_files(repo)
+        if self.languages is not None:
+            current = {p: b for p, b in current.items() if lang.for_path(p).NAME in self.languages}
         laid_out = False   # manifests are read only for a repo that changed (an unchanged re-run stays cheap)
         todo = []
         for path, blob in sorted(current.items()):

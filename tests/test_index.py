@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from crossnav.index import ownership
-from orgutil import CLI, MAX_FILE_KIB, build_org, commit_all, find, git, index, run_cli
+from orgutil import CLI, MAX_FILE_KIB, build_org, commit_all, find, git, index, init_repo, run_cli
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -462,6 +462,40 @@ def test_reindex_unchanged_parses_nothing(small_org):
     assert "indexed payments: 0 parsed, 3 unchanged, 0 removed" in r.stderr
     assert "indexed ledger: 0 parsed, 6 unchanged, 0 removed" in r.stderr
     assert files_rows(db) == before
+
+
+def test_languages_option_limits_and_is_remembered(tmp_path):
+    repo = tmp_path / "mixed"
+    (repo / "tool").mkdir(parents=True)
+    (repo / "tool" / "cli.py").write_text("def main():\n    return 1\n")
+    (repo / "tool" / "fast.go").write_text("package tool\n\nfunc Fast() int { return 1 }\n")
+    init_repo(repo)
+    db = tmp_path / "langs.db"
+
+    def languages():
+        c = sqlite3.connect(db)
+        try:
+            return sorted(r[0] for r in c.execute("SELECT DISTINCT language FROM files"))
+        finally:
+            c.close()
+
+    assert index(db, repo).returncode == 0
+    assert languages() == ["go", "python"]
+    r = index(db, repo, extra=("--languages", "py"))   # a code-search name is accepted
+    assert r.returncode == 0, r.stderr
+    assert languages() == ["python"]
+    assert "languages indexed: python" in r.stdout
+    c = sqlite3.connect(db)
+    assert c.execute("SELECT count(*) FROM defs WHERE qualname LIKE 'go:%'").fetchone()[0] == 0
+    c.close()
+    assert index(db, repo).returncode == 0   # a plain run keeps the last setting
+    assert languages() == ["python"]
+    assert index(db, repo, extra=("--languages", "all")).returncode == 0
+    assert languages() == ["go", "python"]
+    bad = index(db, repo, extra=("--languages", "python,cobol"))
+    assert bad.returncode == 2
+    assert "unknown language cobol" in bad.stderr and "python" in bad.stderr
+    assert languages() == ["go", "python"]   # nothing changed
 
 
 def test_stage_folders_of_killed_runs_are_swept(small_org, tmp_path):

@@ -174,7 +174,10 @@ def test_sigint_leaves_a_consistent_index(real_repos, tmp_path):
              real_repos["charset-normalizer"], real_repos["certifi"]]
     proc = subprocess.Popen([*CLI, "index", "--db", str(db), *map(str, order)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "COLUMNS": "250"})
+                            env={**os.environ, "COLUMNS": "250"},
+                            # a shell that started the suite in the background (`cmd &` without job
+                            # control) passes SIGINT on as ignored, and Python then keeps it ignored
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     # past idna (unchanged) and busy parsing the big repo by then
     time.sleep(1.5)
     assert proc.poll() is None, "indexing finished before it could be interrupted; make the big repo bigger"

@@ -77,7 +77,8 @@ _WS = re.compile(r"\s+")
 
 class _Scope:
     """A module (file or inline `mod`), function, impl, trait or generic item: where names bind."""
-    __slots__ = ("kind", "name", "parent", "end", "qual_", "bindings", "stars", "generics", "locals", "mod", "env")
+    __slots__ = ("kind", "name", "parent", "end", "qual_", "bindings", "stars", "generics", "locals", "mod", "env",
+                 "venv")
 
     def __init__(self, kind, name, parent, end):
         self.kind, self.name, self.parent, self.end = kind, name, parent, end
@@ -87,6 +88,7 @@ class _Scope:
         self.generics = None    # name -> first trait bound node (or None)
         self.locals = None      # name -> ("type", type node) | ("value", expression node)
         self.env = None   # the nearest scope whose names differ from its parent's (memo key for uses)
+        self.venv = None  # the same counting locals too (memo key for receivers: `x.f()` depends on `let x`)
         self.mod = self if kind == "module" else parent.mod
 
     def qual(self) -> str | None:
@@ -792,7 +794,9 @@ class _Extractor:
         ends = [h[1] for h in spans]
         def_names = self.def_names
 
-        for node in caps.get("let", ()):
+        # a name bound twice in one scope means its last `let` in the text (captures of a pattern
+        # come in no fixed order: sorted, so the answer never depends on the run)
+        for node in sorted(caps.get("let", ()), key=_start):
             pat = node.child_by_field_name("pattern")
             if pat is None or pat.type != "identifier":
                 continue
@@ -804,7 +808,7 @@ class _Extractor:
                 scope.locals = {}
             scope.locals[pat.text.decode("utf-8", "replace")] = ("type", ty) if ty is not None else \
                 ("value", node.child_by_field_name("value"))
-        for node in caps.get("closure", ()):
+        for node in sorted(caps.get("closure", ()), key=_start):
             scope = scope_at(node.start_byte)
             if scope.kind != "module":
                 if scope.locals is None:
@@ -812,6 +816,8 @@ class _Extractor:
                 for p in node.named_children:
                     if p.type == "identifier":
                         scope.locals[p.text.decode()] = ("value", None)
+        for sc in self.scopes:   # in text order: parents first
+            sc.venv = sc if sc.locals or sc.env is sc else sc.parent.venv
 
         src = self.src
         ascii_ = self.all_ascii
@@ -831,7 +837,7 @@ class _Extractor:
                 while s >= scope.end:
                     scope = scope.parent
                 text = node.text
-                if kind != "type" and scope.locals is not None and text.decode("utf-8", "replace") in scope.locals:
+                if kind != "type" and self.is_local(scope, text.decode("utf-8", "replace")):
                     continue
                 key = (scope.env, text, kind)
                 hit = memo.get(key)
@@ -869,7 +875,9 @@ class _Extractor:
                 continue
             scope = scope_at(s)
             v = node.child_by_field_name("value")
-            key = (scope if scope.locals else scope.env, src[v.start_byte:v.end_byte], "value")
+            # what a receiver means depends on the locals of every enclosing block and function:
+            # keyed by the nearest scope that has any, two functions' `class.push()` never share an answer
+            key = (scope.venv, src[v.start_byte:v.end_byte], "value")
             recv = memo.get(key, memo)
             if recv is memo:
                 recv = memo[key] = value_type(v, scope, 0)

@@ -15,6 +15,7 @@ import pytest
 from lsprotocol import types
 
 import coracle
+import cpporacle
 from langorg import client_fixture, definition, definition_at, hover, org_fixture, references, references_at, symbols, where
 from orgutil import SESSION_DIR, TESTS, run_cli
 from realcode import DownloadFailed
@@ -25,6 +26,7 @@ from crossnav.index.lang.cfamily import macros as cmacros
 C_ORG = TESTS / "fixtures" / "c-org"
 C_ORG_DB = SESSION_DIR / "c-org.db"
 C_REAL_DB = SESSION_DIR / "c-real.db"
+CPP_REAL_DB = SESSION_DIR / "cpp-real.db"
 ASYNC = pytest.mark.asyncio(loop_scope="module")
 
 
@@ -306,3 +308,81 @@ async def test_real_references_reach_other_repo(real_client, real_c):
         missing = want - got
         print(f"\nreferences of zlib {name}: {len(want) - len(missing)}/{len(want)} oracle uses in libpng found")
         assert not missing, sorted(missing)[:5]
+
+
+# ---------------------------------------------------------------------------- real code: spdlog -> fmt (C++) from Debian
+
+
+@pytest.fixture(scope="module")
+def real_cpp():
+    """fmt 9 (libfmt-dev) and spdlog 1.10 (libspdlog-dev, built against that fmt), their headers as
+    shipped, each its own repo. fmt opens its namespace with macros (`FMT_BEGIN_NAMESPACE`)."""
+    from debsrc import deb_repo
+    try:
+        repos = {"fmt": deb_repo("libfmt-dev", "usr/include", "fmt"),
+                 "spdlog": deb_repo("libspdlog-dev", "usr/include", "spdlog")}
+    except DownloadFailed as e:
+        pytest.skip(f"Debian packages unavailable: {e}")
+    r = run_cli("index", "--db", CPP_REAL_DB, *repos.values(), timeout=600)
+    assert r.returncode == 0, f"{r.stdout}\n{r.stderr}"
+    return repos
+
+
+real_cpp_client = client_fixture(CPP_REAL_DB, root="spdlog", org="real_cpp", presets="neovim")
+
+
+def test_namespace_macros_open_the_namespace_they_spell():
+    bodies, shapes = {}, {}
+    cmacros.scan_defines(b"#define ACME_BEGIN_NAMESPACE namespace fmt { inline namespace v9 {\n"
+                         b"#define ACME_END_NAMESPACE } }\n#define ACME_DETAIL_BEGIN namespace detail {\n"
+                         b"#define ACME_DETAIL_END }\n#define TOO_LONG namespace averyverylongname {\n#define LOG(x) x\n",
+                         bodies, shapes)
+    ns = cmacros.namespace_macros(bodies)
+    # the replacement must fit in the macro's name (positions never move): TOO_LONG is left alone
+    assert ns == {"ACME_BEGIN_NAMESPACE": "namespace fmt{", "ACME_END_NAMESPACE": "}",
+                  "ACME_DETAIL_BEGIN": "namespace detail{", "ACME_DETAIL_END": "}"}
+    project = {"repo": "fmt", "cpp_only": True, "macros": {**cmacros.repo_decorators({}, {}), "namespaces": ns}}
+    src = ("ACME_BEGIN_NAMESPACE\nACME_DETAIL_BEGIN\nint helper();\nACME_DETAIL_END\nclass buffer {};\n"
+           "inline namespace v10 { int f() { return 1; } }\nACME_END_NAMESPACE\n")
+    f = facts(src, "include/fmt/core.h", project, cpp)
+    quals = {d[0] for d in f.defs}
+    assert {"c:fmt.detail.helper", "c:fmt.buffer", "c:fmt.f"} <= quals, quals
+    assert not any("v9" in q or "v10" in q for q in quals)      # inline namespaces add nothing to a name
+    assert f.errors == 0
+
+
+@ASYNC
+async def test_real_cpp_cross_repo_definitions(real_cpp_client, real_cpp):
+    defs = cpporacle.definitions(real_cpp["fmt"])
+    uses = cpporacle.qualified_uses(real_cpp["spdlog"], "fmt")
+    spaces = cpporacle.namespaces(real_cpp["fmt"])
+    checked = [u for u in uses if defs.get(u.name) and all(x in spaces for x in u.inner)]
+    # not in this fmt (`fmt::internal::` is fmt 7's, used behind an #if)
+    absent = sorted({"::".join(u.inner + (u.name,)) for u in uses if u not in checked})
+    assert len(checked) >= 20 and len({u.name for u in checked}) >= 12
+    good, misses = 0, []
+    for u in checked:
+        res = await definition_at(real_cpp_client, real_cpp["spdlog"] / u.path, u.line, u.col)
+        expected = {((real_cpp["fmt"] / p).as_uri(), ln) for p, ln in defs[u.name]}
+        if res and (res[0][0], res[0][1]) in expected:
+            good += 1
+        else:
+            misses.append(f"spdlog/{u.path}:{u.line + 1} fmt::{u.name} expected {sorted(expected)[:2]} got {res[:2]}")
+    n = len(checked)
+    print(f"\nC++ go-to-definition, spdlog -> fmt: {good}/{n} = {good / n:.1%} correct "
+          f"({len(absent)} names fmt 9 does not define: {', '.join(absent)})"
+          + "".join(f"\n  miss: {m}" for m in misses[:20]))
+    assert good / n >= 0.95
+
+
+@ASYNC
+async def test_real_cpp_references_reach_other_repo(real_cpp_client, real_cpp):
+    """Find-references on fmt's `basic_memory_buffer` class lists spdlog's uses."""
+    defs = cpporacle.definitions(real_cpp["fmt"])
+    (path, line), = sorted(p for p in defs["basic_memory_buffer"] if p[0].endswith("format.h"))[:1]
+    text = (real_cpp["fmt"] / path).read_text().split("\n")[line]
+    got = await references_at(real_cpp_client, real_cpp["fmt"] / path, line, text.index("basic_memory_buffer"))
+    spdlog_uses = {((real_cpp["spdlog"] / u.path).as_uri(), u.line) for u in cpporacle.qualified_uses(real_cpp["spdlog"], "fmt")
+                   if u.name == "basic_memory_buffer"}
+    assert spdlog_uses and spdlog_uses <= {(uri, ln) for uri, ln, _ in got}
+

@@ -120,7 +120,8 @@ _blankers: dict = {}
 
 def blanker_for(project: dict):
     macros = project.get("macros") or {}
-    key = (tuple(macros.get("decorators", ())), tuple(macros.get("identity", ())), tuple(sorted((macros.get("definers") or {}).items())))
+    key = (tuple(macros.get("decorators", ())), tuple(macros.get("identity", ())), tuple(sorted((macros.get("definers") or {}).items())),
+           tuple(sorted((macros.get("namespaces") or {}).items())))
     b = _blankers.get(key)
     if b is None:
         if not macros:
@@ -128,7 +129,7 @@ def blanker_for(project: dict):
             key2 = (tuple(m["decorators"]), tuple(m["identity"]))
             b = _blankers.get(key2) or cmacros.blanker(m["decorators"], m["identity"])
         else:
-            b = cmacros.blanker(macros["decorators"], macros["identity"], macros.get("definers"))
+            b = cmacros.blanker(macros["decorators"], macros["identity"], macros.get("definers"), macros.get("namespaces"))
         if len(_blankers) > 64:
             _blankers.clear()
         _blankers[key] = b
@@ -281,7 +282,16 @@ class _Extractor:
             if body is not None:
                 self.walk(body, scope, None, self.module if scope == PREFIX else (local_scope or scope))
             return
-        parts = [self.text(x) for x in n.children if x.type == "namespace_identifier"] if n.type == "nested_namespace_specifier" else [self.text(n)]
+        if node.children and node.children[0].type == "inline":
+            # `inline namespace v9 {}`: its names are the enclosing namespace's (`fmt::format`)
+            if body is not None:
+                self.walk(body, scope, None, local_scope)
+            return
+        # names as the parser saw them: a namespace macro (`FMT_BEGIN_NAMESPACE`) was replaced by the
+        # namespace it opens (its definition is then recorded on the macro's line)
+        def parsed(x):
+            return self.parsed[x.start_byte:x.end_byte].decode("utf-8", "replace")
+        parts = [parsed(x) for x in n.children if x.type == "namespace_identifier"] if n.type == "nested_namespace_specifier" else [parsed(n)]
         outer = scope
         for i, part in enumerate(parts):
             q = self.qual(outer, part)

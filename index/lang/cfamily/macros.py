@@ -137,14 +137,70 @@ def repo_decorators(bodies: dict, identity: dict) -> dict:
     for n, shapes in identity.items():
         if n not in bodies and shapes and all(isinstance(s, tuple) and s == shapes[0] for s in shapes):
             definers[n] = shapes[0][1]
-    return {"decorators": sorted(deco), "identity": sorted(ident), "static": sorted(static), "definers": definers}
+    return {"decorators": sorted(deco), "identity": sorted(ident), "static": sorted(static), "definers": definers,
+            "namespaces": namespace_macros(bodies)}
 
 
-def blanker(decor, ident, definers=None):
-    """A function bytes -> bytes that blanks these decorators and identity-macro wrappers, and turns
+def _namespace_groups(toks: tuple) -> list[tuple[str, bool]] | None:
+    """`namespace fmt { inline namespace v9 {` -> [("fmt", False), ("v9", True)]; None otherwise."""
+    groups, i = [], 0
+    while i < len(toks):
+        inline = toks[i] == "inline"
+        j = i + inline
+        if toks[j:j + 1] != ("namespace",) or j + 2 >= len(toks) or toks[j + 2:j + 3] != ("{",) \
+                or not (toks[j + 1][:1].isalpha() or toks[j + 1][:1] == "_"):
+            return None
+        groups.append((toks[j + 1], inline))
+        i = j + 3
+    return groups or None
+
+
+def namespace_macros(bodies: dict) -> dict[str, str]:
+    """Macros that open or close namespaces (fmt's `FMT_BEGIN_NAMESPACE` = `namespace fmt { inline
+    namespace v9 {`, `FMT_END_NAMESPACE` = `} }`), as the text that replaces them before parsing: the
+    opened namespaces in one `namespace a::b{`, inline ones left out (they add nothing to a name:
+    `fmt::format` is `fmt::v9::format`), and a closer as the braces its opener still opens. Only
+    replacements no longer than the macro's name (positions must not move), only where every
+    `#define` of the name agrees, and a closer only when every opener with as many braces keeps the
+    same number of them."""
+    openers: dict[str, tuple[int, str]] = {}   # name -> (braces in the macro, replacement)
+    closers: dict[str, int] = {}
+    for name, defs in bodies.items():
+        shapes = set()
+        for toks in defs:
+            if toks and all(t == "}" for t in toks):
+                shapes.add(("close", len(toks)))
+                continue
+            groups = _namespace_groups(toks)
+            if groups is None:
+                shapes.add(None)
+                break
+            kept = [g for g, inline in groups if not inline]
+            shapes.add(("open", len(groups), f"namespace {'::'.join(kept)}{{" if kept else ""))
+        if len(shapes) != 1 or None in shapes:
+            continue
+        shape = shapes.pop()
+        if shape[0] == "close":
+            closers[name] = shape[1]
+        elif len(shape[2]) <= len(name) and shape[2]:
+            openers[name] = (shape[1], shape[2])
+    out = {name: repl for name, (_, repl) in openers.items()}
+    for name, braces in closers.items():
+        kept = {1 if repl else 0 for n, (k, repl) in openers.items() if k == braces}
+        if len(kept) == 1 and kept != {0}:
+            out[name] = "}"
+    return out
+
+
+def blanker(decor, ident, definers=None, namespaces=None):
+    """A function bytes -> bytes that blanks these decorators and identity-macro wrappers, turns
     definer-macro calls at the start of a line into the declaration they spell
-    (`PNG_FUNCTION(png_structp,PNGAPI f,(int x),ATTR)` -> `             png_structp        f (int x)     `)."""
+    (`PNG_FUNCTION(png_structp,PNGAPI f,(int x),ATTR)` -> `             png_structp        f (int x)     `),
+    and namespace macros into the namespaces they open or close (`FMT_BEGIN_NAMESPACE` ->
+    `namespace fmt{     `)."""
     definers = dict(definers or {})
+    namespaces = {n.encode(): r.encode().ljust(len(n)) for n, r in (namespaces or {}).items()}
+    ns_re = re.compile(rb"\b" + _trie(sorted(namespaces)) + rb"\b") if namespaces else None
     def_re = re.compile(rb"^[ \t]*(?:(?:static|extern|inline)[ \t]+)*(" + b"|".join(re.escape(n.encode()) for n in definers) + rb")[ \t]*\(", re.M) if definers else None
     names = sorted(set(decor))
     deco_re = re.compile(rb"\b" + _trie([n.encode() for n in names]) + rb"\b") if names else None
@@ -166,6 +222,12 @@ def blanker(decor, ident, definers=None):
                 if _in_directive(src, m.start()):
                     continue
                 out[m.start():m.end()] = b" " * (m.end() - m.start())
+        if ns_re is not None and ns_re.search(src):
+            if out is None:
+                out = bytearray(src)
+            for m in ns_re.finditer(src):
+                if not _in_directive(src, m.start()):
+                    out[m.start():m.end()] = namespaces[m.group(0)]
         if b"((" in src and ident_re.search(src):
             if out is None:
                 out = bytearray(src)

@@ -56,13 +56,17 @@ def definitions(repo: Path, language: str = "C++") -> dict[str, set[tuple[str, i
 
 def qualified_uses(repo: Path, namespace: str, glob: str = "**/*.h") -> list[Use]:
     """`namespace::name` and `namespace::inner::name` in the repo's code (comments and strings
-    blanked), at the last name of the path; not in preprocessor lines."""
+    blanked), at the last name of the path; not in preprocessor lines (macro bodies included: the
+    index reads them as text, not code)."""
     pat = re.compile(rf"(?<![\w:]){re.escape(namespace)}::((?:\w+::)*?)(\w+)\b(?!\s*::)")
     uses = []
     for f in sorted(repo.glob(glob)):
         text = blank_comments(f.read_text(encoding="utf-8", errors="replace"))
+        directive = False   # inside a preprocessor line, continuations (`\`) included: a macro body
         for i, line in enumerate(text.split("\n")):
-            if line.lstrip().startswith("#"):
+            directive = directive or line.lstrip().startswith("#")
+            if directive:
+                directive = line.rstrip().endswith("\\")
                 continue
             for m in pat.finditer(line):
                 uses.append(Use(str(f.relative_to(repo)), i, m.start(2), m.group(2), tuple(filter(None, m.group(1).split("::")))))

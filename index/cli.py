@@ -142,7 +142,10 @@ def cmd_index(args) -> int:
     except ValueError as e:
         err.print(f"[red]error:[/] --languages: {e}")
         return 2
-    db.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('languages', ?)", (chosen,))
+    if only is None:   # every language: no row (an index built by `crossnav merge` has none either)
+        db.conn.execute("DELETE FROM meta WHERE key = 'languages'")
+    else:
+        db.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('languages', ?)", (chosen,))
     db.conn.commit()
     indexer = Indexer(db, max_file_size=max_kib * 1024, jobs=args.jobs, progress=on_progress, languages=only)
     interrupted = False

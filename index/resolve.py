@@ -258,7 +258,12 @@ def derive(conn: sqlite3.Connection) -> tuple[list, list]:
     `usage` counts, per canonical symbol, the uses (not imports or import aliases) of every target
     that resolves to it, and the distinct repos they are in."""
     resolver = MemoryResolver(conn)
-    targets = {r[0] for r in conn.execute("SELECT DISTINCT target FROM refs WHERE target IS NOT NULL")}
+    # one pass over refs gives both the targets to resolve and the uses per target and repo (after a
+    # first load it runs before refs has an index: each pass is a sort of every row)
+    counts = conn.execute(
+        "SELECT target, repo_id, sum(kind NOT IN ('import', 'alias')) FROM refs WHERE target IS NOT NULL"
+        " GROUP BY target, repo_id").fetchall()
+    targets = {r[0] for r in counts}
     targets.update(r[0] for r in conn.execute("SELECT DISTINCT alias FROM aliases WHERE star = 0"))
     canonical = resolver.canonical
     # resolve in set order, as always: the memo keeps answers computed under a cycle cut-off, so the
@@ -268,11 +273,9 @@ def derive(conn: sqlite3.Connection) -> tuple[list, list]:
     canon = dict(resolved)
     uses: dict[str, int] = {}
     repos: dict[str, set] = {}
-    for target, repo_id, n in conn.execute(
-            "SELECT target, repo_id, count(*) FROM refs WHERE target IS NOT NULL AND kind NOT IN ('import', 'alias')"
-            " GROUP BY target, repo_id"):
+    for target, repo_id, n in counts:
         c = canon[target]
-        if c is None:
+        if c is None or not n:
             continue
         if c in uses:
             uses[c] += n

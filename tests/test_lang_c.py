@@ -349,6 +349,9 @@ def test_namespace_macros_open_the_namespace_they_spell():
     assert {"c:fmt.detail.helper", "c:fmt.buffer", "c:fmt.f"} <= quals, quals
     assert not any("v9" in q or "v10" in q for q in quals)      # inline namespaces add nothing to a name
     assert f.errors == 0
+    # the namespaces are defined where the macros open them; the name range is the macro's
+    ns = {d[0]: (d[8], d[9], d[10]) for d in f.defs if d[2] == "namespace"}
+    assert ns == {"c:fmt": (0, 0, len("ACME_BEGIN_NAMESPACE")), "c:fmt.detail": (1, 0, len("ACME_DETAIL_BEGIN"))}
 
 
 @ASYNC

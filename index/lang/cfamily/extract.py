@@ -152,6 +152,23 @@ def extract(src: bytes, unit: Unit, cpp: bool) -> FileFacts:
     return _Extractor(src, unit, g, project, text).run(tree)
 
 
+class _Span:
+    """A name range that is no tree-sitter node: the macro that opened a namespace."""
+    __slots__ = ("start_point", "end_point")
+
+    def __init__(self, start_point, end_point):
+        self.start_point, self.end_point = start_point, end_point
+
+
+def _macro_span(src: bytes, node) -> _Span:
+    """The identifier in the original text where a respelled namespace macro starts (`FMT_BEGIN_NAMESPACE`)."""
+    start, (row, col) = node.start_byte, node.start_point
+    end = start
+    while end < len(src) and (src[end] == 95 or chr(src[end]).isalnum()):
+        end += 1
+    return _Span((row, col), (row, col + end - start))
+
+
 class _Extractor:
     def __init__(self, src: bytes, unit: Unit, g: Grammar, project: dict, parsed: bytes):
         self.src = src
@@ -292,12 +309,14 @@ class _Extractor:
         def parsed(x):
             return self.parsed[x.start_byte:x.end_byte].decode("utf-8", "replace")
         parts = [parsed(x) for x in n.children if x.type == "namespace_identifier"] if n.type == "nested_namespace_specifier" else [parsed(n)]
+        macro = self.parsed[n.start_byte:n.end_byte] != self.src[n.start_byte:n.end_byte]
         outer = scope
         for i, part in enumerate(parts):
             q = self.qual(outer, part)
             if q not in self.scope_kind:
+                name_node = n if len(parts) == 1 else n.children[2 * i] if 2 * i < n.child_count else n
                 self.add_def(q, part, "namespace", outer if outer != PREFIX else self.module, node,
-                             n if len(parts) == 1 else n.children[2 * i] if 2 * i < n.child_count else n, self.sig(node))
+                             _macro_span(self.src, node) if macro else name_node, self.sig(node))
             self.scope_kind[q] = "namespace"
             self.stars.add((q, outer))
             self.local_defs[(outer, part)] = q

@@ -26,7 +26,8 @@ from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 from crossnav.index import lang
 from crossnav.index.lang import Unit
-from orgutil import SERVE, SESSION_DIR, TESTS, Org, find, git, index, init_repo, to_client_units
+from orgutil import SERVE, SESSION_DIR, TESTS, Org, find, git, index, init_repo, run_cli, to_client_units
+from realcode import DownloadFailed
 
 PRESETS = ("neovim", "visual_studio_code")
 
@@ -58,6 +59,19 @@ def org_fixture(fixture: str, db: Path, remotes=acme_remote):
     def lang_org() -> Org:
         return build_lang_org(fixture, SESSION_DIR / fixture, db, remotes)
     return lang_org
+
+
+def indexed_real_code(db: Path, fetch, what: str, max_file_kib: int | None = None) -> dict[str, Path]:
+    """A module's real code: `fetch()` -> {repo name: folder} (downloads cached), indexed into `db` by
+    the real CLI; the module's tests are skipped, saying so, when `what` cannot be downloaded."""
+    try:
+        repos = fetch()
+    except DownloadFailed as e:
+        pytest.skip(f"{what} unavailable: {e}")
+    size = ("--max-file-size", str(max_file_kib)) if max_file_kib else ()
+    r = run_cli("index", "--db", db, *size, *repos.values(), timeout=600)
+    assert r.returncode == 0, f"{r.stdout}\n{r.stderr}"
+    return repos
 
 
 def client_fixture(db: Path, root: str | None = None, org: str = "lang_org", presets=PRESETS):

@@ -16,9 +16,9 @@ from lsprotocol import types
 
 import coracle
 import cpporacle
-from langorg import client_fixture, definition, definition_at, hover, org_fixture, references, references_at, symbols, where
-from orgutil import SESSION_DIR, TESTS, run_cli
-from realcode import DownloadFailed
+from langorg import (client_fixture, definition, definition_at, hover, indexed_real_code, org_fixture, references,
+                     references_at, symbols, where)
+from orgutil import SESSION_DIR, TESTS
 
 from crossnav.index.lang import Unit, c, cpp
 from crossnav.index.lang.cfamily import macros as cmacros
@@ -247,13 +247,9 @@ async def test_org_workspace_symbol(org_client):
 @pytest.fixture(scope="module")
 def real_c():
     from debsrc import deb_source_repo
-    try:
-        repos = {"zlib": deb_source_repo("zlib", name="zlib"), "libpng": deb_source_repo("libpng1.6", name="libpng")}
-    except DownloadFailed as e:
-        pytest.skip(f"Debian source packages unavailable: {e}")
-    r = run_cli("index", "--db", C_REAL_DB, *repos.values(), timeout=600)
-    assert r.returncode == 0, f"{r.stdout}\n{r.stderr}"
-    return repos
+    return indexed_real_code(C_REAL_DB, lambda: {"zlib": deb_source_repo("zlib", name="zlib"),
+                                                 "libpng": deb_source_repo("libpng1.6", name="libpng")},
+                             "Debian source packages")
 
 
 real_client = client_fixture(C_REAL_DB, root="libpng", org="real_c", presets="neovim")
@@ -318,14 +314,9 @@ def real_cpp():
     """fmt 9 (libfmt-dev) and spdlog 1.10 (libspdlog-dev, built against that fmt), their headers as
     shipped, each its own repo. fmt opens its namespace with macros (`FMT_BEGIN_NAMESPACE`)."""
     from debsrc import deb_repo
-    try:
-        repos = {"fmt": deb_repo("libfmt-dev", "usr/include", "fmt"),
-                 "spdlog": deb_repo("libspdlog-dev", "usr/include", "spdlog")}
-    except DownloadFailed as e:
-        pytest.skip(f"Debian packages unavailable: {e}")
-    r = run_cli("index", "--db", CPP_REAL_DB, *repos.values(), timeout=600)
-    assert r.returncode == 0, f"{r.stdout}\n{r.stderr}"
-    return repos
+    return indexed_real_code(CPP_REAL_DB, lambda: {"fmt": deb_repo("libfmt-dev", "usr/include", "fmt"),
+                                                   "spdlog": deb_repo("libspdlog-dev", "usr/include", "spdlog")},
+                             "Debian packages")
 
 
 real_cpp_client = client_fixture(CPP_REAL_DB, root="spdlog", org="real_cpp", presets="neovim")

@@ -11,10 +11,9 @@ from lsprotocol import types
 from pytest_lsp import LanguageClient
 
 from crossnav.index.lang import Unit, csharp
-from langorg import (at, client_fixture, definition, definition_at, extraction_speed, file, hover, org_fixture, references,
-                     references_at, symbols, where)
-from orgutil import SESSION_DIR, find
-from realcode import DownloadFailed
+from langorg import (at, client_fixture, definition, definition_at, extraction_speed, file, hover, indexed_real_code,
+                     org_fixture, references, references_at, symbols, where)
+from orgutil import MAX_FILE_KIB, SESSION_DIR, find
 
 CS_DB = SESSION_DIR / "csharp-org.db"
 REAL_DB = SESSION_DIR / "csharp-real.db"
@@ -313,15 +312,9 @@ def oracle_uses(repo: Path, types_: dict) -> list:
 @pytest.fixture(scope="module")
 def real_org():
     from debsrc import deb_source_repo
-    from orgutil import index
-    try:
-        repos = {"dbus-sharp": deb_source_repo("dbus-sharp", top="dbus-sharp-0.*"),
-                 "dbus-sharp-glib": deb_source_repo("dbus-sharp-glib", top="dbus-sharp-glib-0.*")}
-    except DownloadFailed as e:
-        pytest.skip(f"Debian source packages unavailable: {e}")
-    result = index(REAL_DB, *repos.values())
-    assert result.returncode == 0, result.stderr
-    return repos
+    return indexed_real_code(REAL_DB, lambda: {"dbus-sharp": deb_source_repo("dbus-sharp", top="dbus-sharp-0.*"),
+                                               "dbus-sharp-glib": deb_source_repo("dbus-sharp-glib", top="dbus-sharp-glib-0.*")},
+                             "Debian source packages", MAX_FILE_KIB)
 
 
 real_client = client_fixture(REAL_DB, org="real_org", presets="visual_studio_code")

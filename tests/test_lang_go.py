@@ -13,9 +13,9 @@ import pytest
 from lsprotocol import types
 
 import gooracle
-from langorg import client_fixture, definition, definition_at, hover, org_fixture, references, references_at, symbols, where
-from orgutil import SESSION_DIR, TESTS, find, git, init_repo, run_cli
-from realcode import DownloadFailed
+from langorg import (client_fixture, definition, definition_at, hover, indexed_real_code, org_fixture, references,
+                     references_at, symbols, where)
+from orgutil import SESSION_DIR, TESTS, find, git, init_repo
 
 from crossnav.index.lang import Unit, go
 
@@ -311,18 +311,15 @@ USING = ("viper", "cobra", "testify")
 @pytest.fixture(scope="module")
 def real_go():
     from debsrc import deb_repo
-    repos = {}
-    try:
+
+    def fetch():
+        repos = {}
         for name, (pkg, ipath, remote) in REAL.items():
-            repo = deb_repo(pkg, f"usr/share/gocode/src/{ipath}", name, remote)
+            repo = repos[name] = deb_repo(pkg, f"usr/share/gocode/src/{ipath}", name, remote)
             if remote and not git(repo, "remote").strip():
                 git(repo, "remote", "add", "origin", remote)   # a cache made before the remote was asked for
-            repos[name] = repo
-    except DownloadFailed as e:
-        pytest.skip(f"Debian Go packages unavailable: {e}")
-    r = run_cli("index", "--db", GO_REAL_DB, *repos.values(), timeout=600)
-    assert r.returncode == 0, f"{r.stdout}\n{r.stderr}"
-    return repos
+        return repos
+    return indexed_real_code(GO_REAL_DB, fetch, "Debian Go packages")
 
 
 def _targets(repos):

@@ -16,10 +16,9 @@ from lsprotocol import types
 from pytest_lsp import LanguageClient
 
 import jvmsrc
-from langorg import (client_fixture, definition, definition_at, hover, open_doc, org_fixture, references,
+from langorg import (client_fixture, definition, definition_at, hover, indexed_real_code, open_doc, org_fixture, references,
                      references_at, symbols, where)
-from orgutil import SESSION_DIR, TESTS, find, run_cli
-from realcode import DownloadFailed
+from orgutil import SESSION_DIR, TESTS, find
 
 from crossnav.index.lang import Unit, java, kotlin
 
@@ -206,13 +205,7 @@ async def test_workspace_symbol(client: LanguageClient):
 
 @pytest.fixture(scope="module")
 def real() -> dict[str, Path]:
-    try:
-        repos = jvmsrc.all_repos()
-    except DownloadFailed as e:
-        pytest.skip(f"react-native sources unavailable from npm: {e}")
-    r = run_cli("index", "--db", JVM_REAL_DB, "-q", *repos.values(), timeout=600)
-    assert r.returncode == 0, f"{r.stdout}\n{r.stderr}"
-    return repos
+    return indexed_real_code(JVM_REAL_DB, jvmsrc.all_repos, "react-native sources from npm")
 
 
 @pytest.fixture(scope="module")

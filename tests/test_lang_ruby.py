@@ -11,9 +11,9 @@ from lsprotocol import types
 from pytest_lsp import LanguageClient
 
 from crossnav.index.lang import Unit, ruby
-from langorg import (at, client_fixture, definition, definition_at, extraction_speed, file, hover, org_fixture, references,
-                     references_at, symbols, where)
-from orgutil import SESSION_DIR, find
+from langorg import (at, client_fixture, definition, definition_at, extraction_speed, file, hover, indexed_real_code,
+                     org_fixture, references, references_at, symbols, where)
+from orgutil import MAX_FILE_KIB, SESSION_DIR, find
 
 RB_DB = SESSION_DIR / "ruby-org.db"
 REAL_DB = SESSION_DIR / "ruby-real.db"
@@ -236,15 +236,8 @@ def oracle_uses(user: Path, namespace: str, defs: dict) -> list:
 @pytest.fixture(scope="module")
 def real_repos():
     from debsrc import deb_repo
-    from orgutil import index
-    from realcode import DownloadFailed
-    try:
-        repos = {name: deb_repo(pkg, sub, name) for name, (pkg, sub) in GEMS.items()}
-    except DownloadFailed as e:
-        pytest.skip(f"Debian packages unavailable: {e}")
-    result = index(REAL_DB, *repos.values())
-    assert result.returncode == 0, result.stderr
-    return repos
+    return indexed_real_code(REAL_DB, lambda: {name: deb_repo(pkg, sub, name) for name, (pkg, sub) in GEMS.items()},
+                             "Debian packages", MAX_FILE_KIB)
 
 
 real_client = client_fixture(REAL_DB, org="real_repos", presets="visual_studio_code")

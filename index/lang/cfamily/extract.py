@@ -305,7 +305,7 @@ class _Extractor:
                 self.walk(body, scope, None, local_scope)
             return
         # names as the parser saw them: a namespace macro (`FMT_BEGIN_NAMESPACE`) was replaced by the
-        # namespace it opens (its definition is then recorded on the macro's line)
+        # namespace it opens, and the namespace is defined at the macro (`_macro_span`)
         def parsed(x):
             return self.parsed[x.start_byte:x.end_byte].decode("utf-8", "replace")
         parts = [parsed(x) for x in n.children if x.type == "namespace_identifier"] if n.type == "nested_namespace_specifier" else [parsed(n)]

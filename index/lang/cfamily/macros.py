@@ -147,7 +147,7 @@ def _namespace_groups(toks: tuple) -> list[tuple[str, bool]] | None:
     while i < len(toks):
         inline = toks[i] == "inline"
         j = i + inline
-        if toks[j:j + 1] != ("namespace",) or j + 2 >= len(toks) or toks[j + 2:j + 3] != ("{",) \
+        if toks[j:j + 1] != ("namespace",) or toks[j + 2:j + 3] != ("{",) \
                 or not (toks[j + 1][:1].isalpha() or toks[j + 1][:1] == "_"):
             return None
         groups.append((toks[j + 1], inline))
@@ -159,37 +159,37 @@ def namespace_macros(bodies: dict) -> dict[str, str]:
     """Macros that open or close namespaces (fmt's `FMT_BEGIN_NAMESPACE` = `namespace fmt { inline
     namespace v9 {`, `FMT_END_NAMESPACE` = `} }`), as the text that replaces them before parsing: the
     opened namespaces in one `namespace a::b{`, inline ones left out (they add nothing to a name:
-    `fmt::format` is `fmt::v9::format`), and a closer as the braces its opener still opens. Only
+    `fmt::format` is `fmt::v9::format`), and a closer as the one brace its opener still opens. Only
     replacements no longer than the macro's name (positions must not move), only where every
-    `#define` of the name agrees, and a closer only when every opener with as many braces keeps the
-    same number of them."""
-    openers: dict[str, tuple[int, str]] = {}   # name -> (braces in the macro, replacement)
+    `#define` of the name agrees, and a closer only when an opener with as many braces was respelled."""
+    openers: dict[str, tuple[int, str]] = {}   # name -> (braces it opens, replacement; "" when it does not fit)
     closers: dict[str, int] = {}
     for name, defs in bodies.items():
-        shapes = set()
-        for toks in defs:
-            if toks and all(t == "}" for t in toks):
-                shapes.add(("close", len(toks)))
-                continue
-            groups = _namespace_groups(toks)
-            if groups is None:
-                shapes.add(None)
-                break
-            kept = [g for g, inline in groups if not inline]
-            shapes.add(("open", len(groups), f"namespace {'::'.join(kept)}{{" if kept else ""))
+        shapes = {_namespace_shape(toks) for toks in defs}
         if len(shapes) != 1 or None in shapes:
             continue
-        shape = shapes.pop()
-        if shape[0] == "close":
-            closers[name] = shape[1]
-        elif len(shape[2]) <= len(name) and shape[2]:
-            openers[name] = (shape[1], shape[2])
-    out = {name: repl for name, (_, repl) in openers.items()}
+        kind, braces, repl = shapes.pop()
+        if kind == "close":
+            closers[name] = braces
+        else:
+            openers[name] = (braces, repl if len(repl) <= len(name) else "")
+    out = {name: repl for name, (_, repl) in openers.items() if repl}
     for name, braces in closers.items():
-        kept = {1 if repl else 0 for n, (k, repl) in openers.items() if k == braces}
-        if len(kept) == 1 and kept != {0}:
+        if any(k == braces and repl for k, repl in openers.values()):
             out[name] = "}"
     return out
+
+
+def _namespace_shape(toks: tuple) -> tuple[str, int, str] | None:
+    """("close", n, "") for n `}`s; ("open", n, "namespace a::b{") for n namespaces opened (the
+    replacement "" when all are inline); None for any other macro body."""
+    if toks and all(t == "}" for t in toks):
+        return "close", len(toks), ""
+    groups = _namespace_groups(toks)
+    if groups is None:
+        return None
+    kept = "::".join(g for g, inline in groups if not inline)
+    return "open", len(groups), f"namespace {kept}{{" if kept else ""
 
 
 def blanker(decor, ident, definers=None, namespaces=None):

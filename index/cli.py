@@ -27,6 +27,18 @@ class _Err:
 err = _Err()
 
 
+def _out(**kw):
+    """The stdout console for summary tables. Piped into a log (CI, the platform team's index
+    build), rich would assume 80 columns and cut repo names to `reque…`: there it gets 160, or
+    $COLUMNS when set."""
+    import os
+    from rich.console import Console
+    width = None
+    if not sys.stdout.isatty():
+        width = int(os.environ.get("COLUMNS") or 0) or 160
+    return Console(width=width, **kw)
+
+
 def crossnav_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
     try:
@@ -181,12 +193,11 @@ def cmd_index(args) -> int:
 
 
 def _summary(results, elapsed, db_path: Path, verbose: bool):
-    from rich.console import Console
     from rich.table import Table
-    out = Console(soft_wrap=True)
+    out = _out(soft_wrap=True)
     table = Table(title="crossnav index", show_lines=False)
     for col in ("repo", "files", "parsed", "unchanged", "removed", "definitions", "references", "skipped", "time"):
-        table.add_column(col, justify="left" if col == "repo" else "right")
+        table.add_column(col, justify="left" if col == "repo" else "right", overflow="fold" if col == "repo" else "ellipsis")
     skipped: Counter = Counter()
     lines = 0
     for r in results:
@@ -223,7 +234,6 @@ def _summary(results, elapsed, db_path: Path, verbose: bool):
 
 
 def cmd_status(args) -> int:
-    from rich.console import Console
     from rich.table import Table
     db_path = Path(args.db).expanduser() if args.db else default_db_path()
     try:
@@ -232,10 +242,10 @@ def cmd_status(args) -> int:
         err.print(f"[red]error:[/] {e}")
         return 2
     from .freshness import current_head, relation
-    out = Console()
+    out = _out()
     table = Table(title=f"crossnav index {db_path}")
     for col in ("repo", "files", "lines", "head", "indexed at", "age", "checkout", "local", "packages", "skipped"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold" if col == "repo" else "ellipsis")
     for r in conn.execute("""SELECT r.*, (SELECT group_concat(package, ' ') FROM packages p WHERE p.repo_id = r.id) AS pkgs,
                              (SELECT count(*) FROM skipped s WHERE s.repo_id = r.id) AS nskipped FROM repos r ORDER BY name"""):
         local = current_head(r["root"])
@@ -534,9 +544,8 @@ def cmd_merge(args) -> int:
 
 
 def _merge_summary(results, nshards: int, elapsed: float, db_path: Path):
-    from rich.console import Console
     from rich.table import Table
-    out = Console(soft_wrap=True)
+    out = _out(soft_wrap=True)
     table = Table(title="crossnav merge")
     for col in ("repo", "result", "commit", "indexed at", "files", "definitions", "references", "new texts", "time", "shard"):
         table.add_column(col, justify="right" if col in ("files", "definitions", "references", "new texts", "time") else "left")

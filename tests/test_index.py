@@ -79,6 +79,20 @@ def test_cli_summary(org):
     assert "1 not UTF-8 and no valid coding declaration" in out
 
 
+def test_tables_keep_repo_names_whole_in_a_log(org, tmp_path):
+    """Piped into a log, rich assumed 80 columns and printed `platf…` for platform-utils."""
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    env.update(NO_COLOR="1", TERM="dumb")
+    names = {"platform-utils", "notifications"}
+    for args in (["index", "--db", tmp_path / "log.db", *(org.repos[n] for n in sorted(names))],
+                 ["status", "--db", org.db]):
+        r = subprocess.run([*CLI, *map(str, args)], capture_output=True, text=True, env=env, timeout=120)
+        assert r.returncode == 0, r.stderr
+        cells = {ln.split("│")[1].strip() for ln in r.stdout.splitlines() if ln.startswith("│")}
+        assert names <= cells, r.stdout
+        assert "…" not in r.stdout, r.stdout
+
+
 def test_cli_warns_about_broken_yaml_and_syntax_errors(org):
     out = org.result.stdout
     assert re.search(r"broken: catalog-info\.yaml: not valid YAML \(line \d+\)", out), out

@@ -93,6 +93,22 @@ def test_tables_keep_repo_names_whole_in_a_log(org, tmp_path):
         assert "…" not in r.stdout, r.stdout
 
 
+def test_summary_counts_what_this_run_parsed(org, tmp_path):
+    """An unchanged repo's row said `0` definitions and `0` references, as if its index were empty."""
+    db = tmp_path / "rerun.db"
+    first, again = (index(db, org.repos["ledger"]) for _ in range(2))
+    defs = sqlite3.connect(db).execute("SELECT count(*) FROM defs").fetchone()[0]
+
+    def row(result):
+        cells = [ln.split("│")[1:-1] for ln in result.stdout.splitlines() if ln.startswith("│")]
+        return [c.strip() for c in cells[0]]
+
+    assert row(first)[2] != "0" and row(first)[5] == f"{defs:,}"   # parsed, defs found
+    assert row(again)[2:4] == ["0", row(first)[2]]                   # parsed 0, all unchanged
+    assert row(again)[5:7] == ["-", "-"]
+    assert "`crossnav status` shows what the index holds" in again.stdout
+
+
 def test_cli_warns_about_broken_yaml_and_syntax_errors(org):
     out = org.result.stdout
     assert re.search(r"broken: catalog-info\.yaml: not valid YAML \(line \d+\)", out), out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 import time
 from collections import Counter
@@ -161,6 +162,7 @@ def cmd_index(args) -> int:
     db.conn.commit()
     indexer = Indexer(db, max_file_size=max_kib * 1024, jobs=args.jobs, progress=on_progress, languages=only)
     interrupted = False
+    failed = None   # a write SQLite refused (disk full, I/O error): the repo being written is rolled back
     try:
         with progress:
             for res in indexer.index_repos(repos):
@@ -173,10 +175,12 @@ def cmd_index(args) -> int:
         indexer.finish(force=args.force_resolve)
     except KeyboardInterrupt:
         interrupted = True
+    except sqlite3.Error as e:
+        failed = e
     finally:
         indexer.close()
-        if interrupted:
-            indexer.restore_indexes()
+        if interrupted or failed:
+            _restore_after_stop(db, indexer)
     elapsed = time.perf_counter() - t0
     _summary(results, elapsed, db_path, args.verbose)
     if only is not None:
@@ -189,7 +193,25 @@ def cmd_index(args) -> int:
         err.print(f"[yellow]interrupted[/]: repos finished before the interrupt are saved ({done}); "
                   "the rest keep their previous index. Run the same command again to finish.")
         return 130
+    if failed is not None:
+        import tempfile
+        done = ", ".join(r.name for r in results) or "none"
+        err.print(f"[red]error:[/] writing the index failed ({failed}); repos finished before it are saved ({done}), "
+                  f"the rest keep their previous index. Check the free space in {db_path.parent} and in the temp "
+                  f"folder {tempfile.gettempdir()} (TMPDIR), then run the same command again.", highlight=False)
+        return 1
     return 0
+
+
+def _restore_after_stop(db, indexer) -> None:
+    """After Ctrl-C or a failed write: leave no transaction open and put back the indexes a first
+    load dropped. If that fails too (the disk is still full), the next writer re-creates them."""
+    try:
+        if db.conn.in_transaction:
+            db.conn.rollback()
+        indexer.restore_indexes()
+    except sqlite3.Error:
+        pass
 
 
 def _summary(results, elapsed, db_path: Path, verbose: bool):

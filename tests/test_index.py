@@ -109,6 +109,41 @@ def test_summary_counts_what_this_run_parsed(org, tmp_path):
     assert "`crossnav status` shows what the index holds" in again.stdout
 
 
+def test_a_failed_write_is_one_line_and_loses_nothing(org, tmp_path):
+    """Disk full mid-index (here: a file size limit, so SQLite's writes really fail) printed a traceback.
+    Now: one error line that says what to check, the repos written before stay, the rest keep their
+    previous state, and the same command finishes the job once there is room."""
+    import resource
+    import signal
+    db = tmp_path / "full.db"
+    assert index(db, org.repos["ledger"]).returncode == 0
+    before = sqlite3.connect(db).execute("SELECT count(*) FROM defs").fetchone()[0]
+    limit = 64 * 1024   # the write-ahead log of the next repo's transaction outgrows this
+
+    def small_disk():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # a write past the limit fails instead of killing
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    env = {**os.environ, "COLUMNS": "250", "NO_COLOR": "1", "TERM": "dumb"}
+    r = subprocess.run([*CLI, "index", "--db", str(db), str(org.repos["payments"]), str(org.repos["platform-utils"])],
+                       capture_output=True, text=True, env=env, timeout=120, preexec_fn=small_disk)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr
+    line = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert len(line) == 1 and "writing the index failed" in line[0] and "free space" in line[0], r.stderr
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    names = {n for (n,) in conn.execute("SELECT name FROM repos")}
+    assert "ledger" in names and "platform-utils" not in names
+    assert conn.execute("SELECT count(*) FROM defs WHERE repo_id = (SELECT id FROM repos WHERE name='ledger')"
+                        ).fetchone()[0] == before
+    conn.close()
+    again = index(db, org.repos["payments"], org.repos["platform-utils"])
+    assert again.returncode == 0, again.stderr
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    assert {n for (n,) in conn.execute("SELECT name FROM repos")} == {"ledger", "payments", "platform-utils"}
+
+
 def test_cli_warns_about_broken_yaml_and_syntax_errors(org):
     out = org.result.stdout
     assert re.search(r"broken: catalog-info\.yaml: not valid YAML \(line \d+\)", out), out

@@ -145,7 +145,8 @@ def cmd_index(args) -> int:
     # the size limit is remembered in the index, so a later plain `crossnav index` (or an editor's
     # Reindex command) skips the same files
     row = db.conn.execute("SELECT value FROM meta WHERE key = 'max_file_size_kib'").fetchone()
-    max_kib = args.max_file_size if args.max_file_size is not None else int(row[0]) if row else 2048
+    stored = int(row[0]) if row and row[0].isdigit() and int(row[0]) > 0 else None   # an older crossnav took -5
+    max_kib = args.max_file_size if args.max_file_size is not None else stored or 2048
     db.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('max_file_size_kib', ?)", (str(max_kib),))
     # so is the language list (files of languages left out are removed from the index)
     row = db.conn.execute("SELECT value FROM meta WHERE key = 'languages'").fetchone()
@@ -590,6 +591,18 @@ def _merge_summary(results, nshards: int, elapsed: float, db_path: Path):
             out.print(f"  {r.name} ({r.shard}): {r.note}", highlight=False)
 
 
+def _positive(text: str) -> int:
+    """A whole number above 0. `--max-file-size -5` was taken, remembered in the index, and every
+    later run skipped every file as "larger than -5 KiB"."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number above 0, got {text!r}")
+    return n
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="crossnav", description="Code navigation across repositories.")
     p.add_argument("--version", action=_VersionAction)
@@ -600,12 +613,12 @@ def build_parser() -> argparse.ArgumentParser:
     pi.add_argument("--discover", action="append", metavar="ROOT", help="index every git repository found under ROOT")
     pi.add_argument("--name", help="the repo's name in the index (default: its folder name); one REPO_DIR only")
     pi.add_argument("--db", help=f"index file (default: $CROSSNAV_DB or {default_db_path()})")
-    pi.add_argument("--max-file-size", type=int, default=None, metavar="KIB",
+    pi.add_argument("--max-file-size", type=_positive, default=None, metavar="KIB",
                     help="skip files larger than this (default: the index's last setting, else 2048 KiB)")
     pi.add_argument("--languages", metavar="LIST", help="index only these languages, comma-separated "
                     "(python,go,typescript,...; `all` for every one); files of others are removed "
                     "(default: the index's last setting, else all)")
-    pi.add_argument("-j", "--jobs", type=int, default=None, help="parser processes (default: number of cores)")
+    pi.add_argument("-j", "--jobs", type=_positive, default=None, help="parser processes (default: number of cores)")
     pi.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     pi.add_argument("-v", "--verbose", action="store_true", help="list every warning")
     pi.add_argument("--force-resolve", action="store_true", help=argparse.SUPPRESS)

@@ -144,6 +144,29 @@ def test_a_failed_write_is_one_line_and_loses_nothing(org, tmp_path):
     assert {n for (n,) in conn.execute("SELECT name FROM repos")} == {"ledger", "payments", "platform-utils"}
 
 
+@pytest.mark.parametrize("flag", ["--max-file-size", "-j"])
+@pytest.mark.parametrize("value", ["-5", "0", "big"])
+def test_size_and_jobs_must_be_positive(org, tmp_path, flag, value):
+    """`--max-file-size -5` was taken and remembered: every later run skipped every file."""
+    db = tmp_path / "x.db"
+    r = run_cli("index", "--db", db, flag, value, org.repos["ledger"])
+    assert r.returncode == 2 and "expected a whole number above 0" in r.stderr, r.stderr
+    assert not db.exists()
+
+
+def test_a_bad_remembered_size_limit_is_ignored(org, tmp_path):
+    db = tmp_path / "x.db"
+    assert index(db, org.repos["ledger"]).returncode == 0
+    files = sqlite3.connect(db).execute("SELECT count(*) FROM files").fetchone()[0]
+    with sqlite3.connect(db) as conn:   # what an older crossnav stored for `--max-file-size -5`
+        conn.execute("UPDATE meta SET value = '-5' WHERE key = 'max_file_size_kib'")
+    r = run_cli("index", "--db", db, org.repos["ledger"])
+    assert r.returncode == 0 and "larger than" not in r.stdout, r.stdout
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT count(*) FROM files").fetchone()[0] == files
+    assert conn.execute("SELECT value FROM meta WHERE key = 'max_file_size_kib'").fetchone()[0] == "2048"
+
+
 def test_cli_warns_about_broken_yaml_and_syntax_errors(org):
     out = org.result.stdout
     assert re.search(r"broken: catalog-info\.yaml: not valid YAML \(line \d+\)", out), out

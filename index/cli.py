@@ -591,6 +591,13 @@ def _merge_summary(results, nshards: int, elapsed: float, db_path: Path):
             out.print(f"  {r.name} ({r.shard}): {r.note}", highlight=False)
 
 
+def _count(text: str) -> int:
+    """A whole number, 0 or more (`--limit -3` showed nothing and said more were hidden)."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number, 0 or more, got {text!r}")
+    return int(text)
+
+
 def _positive(text: str) -> int:
     """A whole number above 0. `--max-file-size -5` was taken, remembered in the index, and every
     later run skipped every file as "larger than -5 KiB"."""
@@ -601,6 +608,14 @@ def _positive(text: str) -> int:
     if n < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number above 0, got {text!r}")
     return n
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    """`HOST:PORT` or `:PORT` (127.0.0.1), checked here: a bad one was a traceback from the socket."""
+    host, _, port = text.rpartition(":")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT with a port from 1 to 65535, got {text!r}")
+    return host or "127.0.0.1", int(port)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -641,7 +656,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ps = sub.add_parser("serve", help="run the language server (stdio by default)")
     ps.add_argument("--db", help="index file (default: $CROSSNAV_DB, initializationOptions.db, or the default path)")
-    ps.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
+    ps.add_argument("--tcp", metavar="HOST:PORT", type=_host_port, help="listen on TCP instead of stdio")
     ps.add_argument("--stdio", action="store_true", help="use stdio (the default; accepted for editor compatibility)")
     ps.add_argument("--wrap", metavar="CMD", help="run your usual language server CMD (e.g. 'jedi-language-server') "
                     "behind crossnav and merge its answers with crossnav's: one server entry for editors that ask only one")
@@ -677,7 +692,7 @@ def build_parser() -> argparse.ArgumentParser:
     psr.add_argument("--db", help="index file")
     psr.add_argument("--json", action="store_true", help="one JSON document: {results: [...], more: bool}")
     psr.add_argument("--regex", action="store_true", help="bare terms are regular expressions")
-    psr.add_argument("--limit", type=int, default=100, metavar="N", help="at most N results (default 100; 0: all)")
+    psr.add_argument("--limit", type=_count, default=100, metavar="N", help="at most N results (default 100; 0: all)")
     psr.set_defaults(func=cmd_search)
     return p
 

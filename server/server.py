@@ -797,8 +797,13 @@ def run(args) -> int:
     from crossnav.index.cli import crossnav_version
     server.version = crossnav_version()
     if args.tcp:
-        host, _, port = args.tcp.rpartition(":")
-        server.start_tcp(host or "127.0.0.1", int(port))
+        host, port = args.tcp
+        try:
+            server.start_tcp(host, port)
+        except OSError as e:   # port taken, unknown host: one line, not a traceback
+            print(f"crossnav serve: error: cannot listen on {host}:{port} ({e.strerror or e}); "
+                  "pick another --tcp HOST:PORT", file=sys.stderr)
+            return 2
     else:
         server.start_io()
     return 0

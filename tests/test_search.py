@@ -413,3 +413,10 @@ async def test_lsp_find_symbols_errors_and_old_search(client):
     # the editor plugins' symbol search keeps its contract
     old = await command(client, "crossnav.search", query="Backoff", limit=5)
     assert old[0]["qualname"] == "payments.retry.policy.Backoff" and {"name", "kind", "repo", "path", "uses", "uri", "range"} <= set(old[0])
+
+
+@pytest.mark.parametrize("limit", ["-3", "ten"])
+def test_limit_must_be_a_count(org, limit):
+    """`--limit -3` printed no results and said more were hidden."""
+    r = run_cli("search", "--db", org.db, "--limit", limit, "import")
+    assert r.returncode == 2 and "expected a whole number, 0 or more" in r.stderr, r.stderr

@@ -198,6 +198,8 @@ def open_writer(path: Path):
     from sqlite_utils import Database
 
     path = Path(path)
+    if path.is_dir():
+        raise IndexError_(f"{path} is a folder; pass the index file itself (--db / CROSSNAV_DB), e.g. {path / 'index.db'}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(path), timeout=30)
@@ -224,6 +226,8 @@ def open_reader(path: Path) -> sqlite3.Connection:
     path = Path(path)
     if not path.exists():
         raise IndexError_(f"no index at {path}; run `crossnav index REPO_DIR...` first (or pass --db / set CROSSNAV_DB)")
+    if path.is_dir():
+        raise IndexError_(f"{path} is a folder; pass the index file itself (--db / CROSSNAV_DB), e.g. {path / 'index.db'}")
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
         conn.execute("PRAGMA query_only=ON")

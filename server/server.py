@@ -777,7 +777,12 @@ def document_symbol(ls: CrossnavServer, params: types.DocumentSymbolParams):
 
 def run(args) -> int:
     level = logging.WARNING - 10 * min(args.verbose, 2)
-    handler = logging.FileHandler(args.log_file) if args.log_file else logging.StreamHandler(sys.stderr)
+    try:
+        handler = logging.FileHandler(args.log_file) if args.log_file else logging.StreamHandler(sys.stderr)
+    except OSError as e:   # the editor shows this line as the reason the server stopped
+        print(f"crossnav serve: error: cannot write the log file {args.log_file} ({e.strerror or e}); "
+              "pass another --log-file", file=sys.stderr)
+        return 2
     logging.basicConfig(level=level, handlers=[handler], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from . import commands  # noqa: F401  registers the crossnav.* workspace/executeCommand handlers
     if getattr(args, "wrap", None):

@@ -167,6 +167,13 @@ def test_a_bad_remembered_size_limit_is_ignored(org, tmp_path):
     assert conn.execute("SELECT value FROM meta WHERE key = 'max_file_size_kib'").fetchone()[0] == "2048"
 
 
+@pytest.mark.parametrize("command", ["index", "status"])
+def test_a_folder_as_db_says_so(org, tmp_path, command):
+    r = run_cli(command, "--db", tmp_path, *([org.repos["ledger"]] if command == "index" else []))
+    assert r.returncode == 2
+    assert "is a folder; pass the index file itself" in one_line_error(r.stderr)
+
+
 def test_cli_warns_about_broken_yaml_and_syntax_errors(org):
     out = org.result.stdout
     assert re.search(r"broken: catalog-info\.yaml: not valid YAML \(line \d+\)", out), out

@@ -1,5 +1,6 @@
-"""`crossnav serve --tcp HOST:PORT`: the same language server over a TCP socket (an editor attaching
-to a server it did not start), and a bad address or a taken port as one error line."""
+"""`crossnav serve`'s own options: `--tcp HOST:PORT`, the same language server over a TCP socket (an
+editor attaching to a server it did not start), and a bad address, a taken port or an unwritable
+`--log-file` as one error line."""
 from __future__ import annotations
 
 import json
@@ -97,3 +98,10 @@ def test_a_taken_port_is_one_line(org):
     assert r.returncode == 2, r.stderr
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and f"cannot listen on 127.0.0.1:{port}" in lines[0], r.stderr
+
+
+def test_an_unwritable_log_file_is_one_line(org, tmp_path):
+    r = subprocess.run([*SERVE, "--db", str(org.db), "--log-file", str(tmp_path / "missing" / "x.log")],
+                       input="", capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    assert r.stderr.strip().count("\n") == 0 and "cannot write the log file" in r.stderr, r.stderr

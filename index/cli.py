@@ -197,9 +197,15 @@ def cmd_index(args) -> int:
     if failed is not None:
         import tempfile
         done = ", ".join(r.name for r in results) or "none"
+        if "locked" in str(failed) or "busy" in str(failed):   # waited 30 s for another writer
+            from .store import lock_timeout
+            hint = (f"Another process kept this index locked for {lock_timeout():g} s (a second `crossnav index`?); "
+                    "run the same command again when it is done (CROSSNAV_LOCK_TIMEOUT sets the wait).")
+        else:
+            hint = (f"Check the free space in {db_path.parent} and in the temp folder {tempfile.gettempdir()} (TMPDIR), "
+                    "then run the same command again.")
         err.print(f"[red]error:[/] writing the index failed ({failed}); repos finished before it are saved ({done}), "
-                  f"the rest keep their previous index. Check the free space in {db_path.parent} and in the temp "
-                  f"folder {tempfile.gettempdir()} (TMPDIR), then run the same command again.", highlight=False)
+                  f"the rest keep their previous index. {hint}", highlight=False)
         return 1
     return 0
 

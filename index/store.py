@@ -202,7 +202,7 @@ def open_writer(path: Path):
         raise IndexError_(f"{path} is a folder; pass the index file itself (--db / CROSSNAV_DB), e.g. {path / 'index.db'}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(path), timeout=30)
+        conn = sqlite3.connect(str(path), timeout=lock_timeout())
         conn.execute("PRAGMA journal_mode=WAL")
     except (OSError, sqlite3.Error) as e:
         raise IndexError_(f"cannot open {path} for writing ({e}); check the path and its permissions or pass another --db") from e
@@ -214,11 +214,27 @@ def open_writer(path: Path):
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA cache_size=-65536")
-    conn.executescript(SCHEMA)
-    create_indexes(conn)
-    conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-    conn.commit()
+    try:
+        conn.executescript(SCHEMA)
+        create_indexes(conn)
+        conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        conn.commit()
+    except sqlite3.OperationalError as e:
+        conn.close()
+        if "locked" in str(e) or "busy" in str(e):
+            raise IndexError_(f"{path} is being written by another process (a second `crossnav index`?) and stayed "
+                              f"locked for {lock_timeout():g} s; run again when it is done "
+                              "(CROSSNAV_LOCK_TIMEOUT sets the wait)") from e
+        raise IndexError_(f"cannot write {path} ({e}); check the free space and permissions, or pass another --db") from e
     return Database(conn)
+
+
+def lock_timeout() -> float:
+    """Seconds a writer waits for another writer's transaction (CROSSNAV_LOCK_TIMEOUT, default 30)."""
+    try:
+        return max(0.0, float(os.environ.get("CROSSNAV_LOCK_TIMEOUT", "30")))
+    except ValueError:
+        return 30.0
 
 
 def open_reader(path: Path) -> sqlite3.Connection:

@@ -174,6 +174,24 @@ def test_a_folder_as_db_says_so(org, tmp_path, command):
     assert "is a folder; pass the index file itself" in one_line_error(r.stderr)
 
 
+def test_a_locked_index_is_one_line(org, tmp_path):
+    """A second writer (another `crossnav index` in its transaction) held the lock past the wait:
+    that was a traceback from open_writer."""
+    db = tmp_path / "locked.db"
+    assert index(db, org.repos["ledger"]).returncode == 0
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        r = run_cli("index", "--db", db, org.repos["payments"], env={"CROSSNAV_LOCK_TIMEOUT": "0.5"})
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert r.returncode == 2
+    line = one_line_error(r.stderr)
+    assert "being written by another process" in line and "locked for 0.5 s" in line, line
+    assert index(db, org.repos["payments"]).returncode == 0   # and once it is free, the same command works
+
+
 def test_cli_warns_about_broken_yaml_and_syntax_errors(org):
     out = org.result.stdout
     assert re.search(r"broken: catalog-info\.yaml: not valid YAML \(line \d+\)", out), out

@@ -560,8 +560,10 @@ server = CrossnavServer("crossnav", "0.1.0", protocol_cls=CrossnavProtocol)
 def initialize(ls: CrossnavServer, params: types.InitializeParams):
     opts = params.initialization_options or {}
     if isinstance(opts, dict):
-        if opts.get("db"):
-            ls.settings.db = str(opts["db"])
+        if isinstance(opts.get("db"), str) and opts["db"]:
+            ls.settings.db = opts["db"]
+        elif opts.get("db") is not None:
+            _ignored(ls, f"ignoring initializationOptions.db={opts['db']!r}: expected the index file's path")
         if isinstance(opts.get("cloneRoots"), list):
             ls.settings.clone_roots = [str(p) for p in opts["cloneRoots"]]
         if "crossOnly" in opts:
@@ -569,12 +571,23 @@ def initialize(ls: CrossnavServer, params: types.InitializeParams):
         for key, attr, typ in (("maxReferences", "max_references", int),
                                ("maxSymbols", "max_symbols", int), ("jediBudget", "jedi_budget", float)):
             if key in opts:
+                # a number above 0 (`maxReferences: -1` listed one location, `maxSymbols: 0` none)
                 try:
-                    setattr(ls.settings, attr, typ(opts[key]))
+                    value = typ(opts[key])
                 except (TypeError, ValueError):
-                    log.warning("ignoring initializationOptions.%s=%r", key, opts[key])
+                    value = None
+                if value is None or isinstance(opts[key], bool) or not value > 0:
+                    _ignored(ls, f"ignoring initializationOptions.{key}={opts[key]!r}: expected a number above 0")
+                else:
+                    setattr(ls.settings, attr, value)
     if ls.open_index() is None and ls.index_error:
         ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message=f"crossnav: {ls.index_error}"))
+
+
+def _ignored(ls: CrossnavServer, problem: str) -> None:
+    """A malformed setting keeps its default; the server's log and the client's say so."""
+    log.warning("%s", problem)
+    ls.window_log_message(types.LogMessageParams(type=types.MessageType.Warning, message=f"crossnav: {problem}"))
 
 
 @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)

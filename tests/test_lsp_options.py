@@ -244,3 +244,16 @@ async def test_cross_only_list_applies_to_go_files_by_their_language(go_org):
     async with session(go_org, {"crossOnly": ["python"]}) as c:
         assert await go_definition(c, "helper(s.cfg", "helper") == [where(c, *helper)]
         assert not warnings(c)
+
+
+@pytest.mark.parametrize("options", [{"maxReferences": -1}, {"maxReferences": 0}, {"maxReferences": "many"},
+                                     {"maxSymbols": 0}, {"jediBudget": -3}, {"maxReferences": True}])
+async def test_settings_out_of_range_keep_their_defaults(org, options):
+    """`maxReferences: -1` listed one location, `maxSymbols: 0` no symbols at all."""
+    async with session(org, options) as c:
+        assert await fees_refs(c) == expected(c, ALL_REFS)
+        symbols = await c.workspace_symbol_async(types.WorkspaceSymbolParams(query="compute_delay"))
+        assert symbols and any(s.name == "compute_delay" for s in symbols)
+        key = next(iter(options))
+        assert [w for w in warnings(c) if f"ignoring initializationOptions.{key}=" in w], c.log_messages
+

@@ -195,17 +195,10 @@ def cmd_index(args) -> int:
                   "the rest keep their previous index. Run the same command again to finish.")
         return 130
     if failed is not None:
-        import tempfile
+        from .store import write_failure_hint
         done = ", ".join(r.name for r in results) or "none"
-        if "locked" in str(failed) or "busy" in str(failed):   # waited 30 s for another writer
-            from .store import lock_timeout
-            hint = (f"Another process kept this index locked for {lock_timeout():g} s (a second `crossnav index`?); "
-                    "run the same command again when it is done (CROSSNAV_LOCK_TIMEOUT sets the wait).")
-        else:
-            hint = (f"Check the free space in {db_path.parent} and in the temp folder {tempfile.gettempdir()} (TMPDIR), "
-                    "then run the same command again.")
         err.print(f"[red]error:[/] writing the index failed ({failed}); repos finished before it are saved ({done}), "
-                  f"the rest keep their previous index. {hint}", highlight=False)
+                  f"the rest keep their previous index; {write_failure_hint(failed, db_path)}.", highlight=False)
         return 1
     return 0
 
@@ -597,23 +590,15 @@ def _merge_summary(results, nshards: int, elapsed: float, db_path: Path):
             out.print(f"  {r.name} ({r.shard}): {r.note}", highlight=False)
 
 
-def _count(text: str) -> int:
-    """A whole number, 0 or more (`--limit -3` showed nothing and said more were hidden)."""
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"expected a whole number, 0 or more, got {text!r}")
-    return int(text)
-
-
-def _positive(text: str) -> int:
-    """A whole number above 0. `--max-file-size -5` was taken, remembered in the index, and every
-    later run skipped every file as "larger than -5 KiB"."""
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number above 0, got {text!r}")
-    return n
+def _whole(minimum: int):
+    """An argparse type: a whole number >= minimum. `--max-file-size -5` was taken, remembered in the
+    index, and every later run skipped every file; `--limit -3` showed nothing and said more were hidden."""
+    def parse(text: str) -> int:
+        if not text.isdigit() or int(text) < minimum:
+            want = "a whole number above 0" if minimum == 1 else f"a whole number, {minimum} or more"
+            raise argparse.ArgumentTypeError(f"expected {want}, got {text!r}")
+        return int(text)
+    return parse
 
 
 def _host_port(text: str) -> tuple[str, int]:
@@ -634,12 +619,12 @@ def build_parser() -> argparse.ArgumentParser:
     pi.add_argument("--discover", action="append", metavar="ROOT", help="index every git repository found under ROOT")
     pi.add_argument("--name", help="the repo's name in the index (default: its folder name); one REPO_DIR only")
     pi.add_argument("--db", help=f"index file (default: $CROSSNAV_DB or {default_db_path()})")
-    pi.add_argument("--max-file-size", type=_positive, default=None, metavar="KIB",
+    pi.add_argument("--max-file-size", type=_whole(1), default=None, metavar="KIB",
                     help="skip files larger than this (default: the index's last setting, else 2048 KiB)")
     pi.add_argument("--languages", metavar="LIST", help="index only these languages, comma-separated "
                     "(python,go,typescript,...; `all` for every one); files of others are removed "
                     "(default: the index's last setting, else all)")
-    pi.add_argument("-j", "--jobs", type=_positive, default=None, help="parser processes (default: number of cores)")
+    pi.add_argument("-j", "--jobs", type=_whole(1), default=None, help="parser processes (default: number of cores)")
     pi.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     pi.add_argument("-v", "--verbose", action="store_true", help="list every warning")
     pi.add_argument("--force-resolve", action="store_true", help=argparse.SUPPRESS)
@@ -698,7 +683,7 @@ def build_parser() -> argparse.ArgumentParser:
     psr.add_argument("--db", help="index file")
     psr.add_argument("--json", action="store_true", help="one JSON document: {results: [...], more: bool}")
     psr.add_argument("--regex", action="store_true", help="bare terms are regular expressions")
-    psr.add_argument("--limit", type=_count, default=100, metavar="N", help="at most N results (default 100; 0: all)")
+    psr.add_argument("--limit", type=_whole(0), default=100, metavar="N", help="at most N results (default 100; 0: all)")
     psr.set_defaults(func=cmd_search)
     return p
 

@@ -198,8 +198,7 @@ def open_writer(path: Path):
     from sqlite_utils import Database
 
     path = Path(path)
-    if path.is_dir():
-        raise IndexError_(f"{path} is a folder; pass the index file itself (--db / CROSSNAV_DB), e.g. {path / 'index.db'}")
+    _not_a_folder(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(path), timeout=lock_timeout())
@@ -221,12 +220,13 @@ def open_writer(path: Path):
         conn.commit()
     except sqlite3.OperationalError as e:
         conn.close()
-        if "locked" in str(e) or "busy" in str(e):
-            raise IndexError_(f"{path} is being written by another process (a second `crossnav index`?) and stayed "
-                              f"locked for {lock_timeout():g} s; run again when it is done "
-                              "(CROSSNAV_LOCK_TIMEOUT sets the wait)") from e
-        raise IndexError_(f"cannot write {path} ({e}); check the free space and permissions, or pass another --db") from e
+        raise IndexError_(f"cannot write {path} ({e}); {write_failure_hint(e, path)}") from e
     return Database(conn)
+
+
+def _not_a_folder(path: Path) -> None:
+    if path.is_dir():
+        raise IndexError_(f"{path} is a folder; pass the index file itself (--db / CROSSNAV_DB), e.g. {path / 'index.db'}")
 
 
 def lock_timeout() -> float:
@@ -237,13 +237,22 @@ def lock_timeout() -> float:
         return 30.0
 
 
+def write_failure_hint(e: sqlite3.Error, path: Path) -> str:
+    """What to do after SQLite refused a write: wait for the other writer, or make room."""
+    if "locked" in str(e) or "busy" in str(e):
+        return (f"it is being written by another process (a second `crossnav index`?) that kept it locked for {lock_timeout():g} s; "
+                "run the same command again when it is done (CROSSNAV_LOCK_TIMEOUT sets the wait)")
+    import tempfile
+    return (f"check the free space in {Path(path).parent} and in the temp folder {tempfile.gettempdir()} (TMPDIR), "
+            "then run the same command again")
+
+
 def open_reader(path: Path) -> sqlite3.Connection:
     """Read-only connection for the server; raises IndexError_ with a next step if unusable."""
     path = Path(path)
     if not path.exists():
         raise IndexError_(f"no index at {path}; run `crossnav index REPO_DIR...` first (or pass --db / set CROSSNAV_DB)")
-    if path.is_dir():
-        raise IndexError_(f"{path} is a folder; pass the index file itself (--db / CROSSNAV_DB), e.g. {path / 'index.db'}")
+    _not_a_folder(path)
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
         conn.execute("PRAGMA query_only=ON")

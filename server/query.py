@@ -232,13 +232,20 @@ class Index:
         rows = self.q("SELECT id, module, blob, size FROM files WHERE repo_id = ? AND path = ?", (repo_id, path))
         return rows[0] if rows else None
 
+    # a defs row as the extractor's tuple
+    DEF_TUPLE = ("qualname, name, kind, container, line, col, end_line, end_col, name_line, name_col, name_end_col, "
+                 "signature, doc, type")
+
     def def_at(self, file_id: int, line: int, col: int):
         """The definition whose identifier covers (line, col) in an indexed file, as the extractor's tuple."""
-        rows = self.q("""SELECT qualname, name, kind, container, line, col, end_line, end_col, name_line, name_col,
-                                name_end_col, signature, doc, type FROM defs
-                         WHERE file_id = ? AND name_line = ? AND name_col <= ? AND name_end_col >= ? AND kind != 'module'""",
+        rows = self.q(f"""SELECT {self.DEF_TUPLE} FROM defs
+                          WHERE file_id = ? AND name_line = ? AND name_col <= ? AND name_end_col >= ? AND kind != 'module'""",
                       (file_id, line, col, col))
         return tuple(rows[0]) if rows else None
+
+    def file_defs(self, file_id: int) -> list[tuple]:
+        """An indexed file's definitions in the extractor's order, as its tuples."""
+        return [tuple(r) for r in self.q(f"SELECT {self.DEF_TUPLE} FROM defs WHERE file_id = ? ORDER BY id", (file_id,))]
 
     def refs_at(self, file_id: int, line: int, col: int) -> list[tuple]:
         """Stored uses covering (line, col), as the extractor's tuples."""

@@ -468,8 +468,7 @@ class CrossnavServer(LanguageServer):
         ignored (the previous setting stays) and the client's log says why."""
         parsed, problem = parse_cross_only(value)
         if problem:
-            log.warning("%s: %s", source, problem)
-            self.window_log_message(types.LogMessageParams(type=types.MessageType.Warning, message=f"crossnav: {source}: {problem}"))
+            _ignored(self, f"{source}: {problem}")
         if parsed is not None:
             self.settings.cross_only = parsed
             log.info("crossOnly: %s", sorted(parsed) if isinstance(parsed, frozenset) else parsed)
@@ -782,9 +781,7 @@ def document_symbol(ls: CrossnavServer, params: types.DocumentSymbolParams):
     nodes: dict[str, types.DocumentSymbol] = {}
     roots: list[types.DocumentSymbol] = []
     if ctx.in_sync and ls.index is not None:   # the buffer is what was indexed: no need to extract it again
-        defs = [tuple(r) for r in ls.index.q(
-            "SELECT qualname, name, kind, container, line, col, end_line, end_col, name_line, name_col, name_end_col,"
-            " signature FROM defs WHERE file_id = ? ORDER BY id", (ctx.file_id,))]
+        defs = ls.index.file_defs(ctx.file_id)
     else:
         defs = ctx.facts.defs
     for d in defs:

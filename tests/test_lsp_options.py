@@ -100,9 +100,10 @@ ENTRY_DEF = ("ledger", "ledger/models.py", "class Entry", "Entry")
 
 
 @contextlib.asynccontextmanager
-async def session(org, init_options: dict):
-    """A fresh `crossnav serve` over stdio, initialized with these options (the VS Code preset)."""
-    c = await ClientServerConfig(server_command=[*SERVE]).start()
+async def session(org, init_options: dict, env: dict | None = None):
+    """A fresh `crossnav serve` over stdio, initialized with these options (the VS Code preset);
+    the index is `org.db` unless the options name another."""
+    c = await ClientServerConfig(server_command=[*SERVE], server_env=env).start()
     try:
         result = await c.initialize_session(types.InitializeParams(
             capabilities=client_capabilities("visual_studio_code"), root_uri=next(iter(org.repos.values())).as_uri(),
@@ -257,3 +258,10 @@ async def test_settings_out_of_range_keep_their_defaults(org, options):
         key = next(iter(options))
         assert [w for w in warnings(c) if f"ignoring initializationOptions.{key}=" in w], c.log_messages
 
+
+
+async def test_a_db_option_that_is_not_a_path_is_ignored(org):
+    """`initializationOptions.db: 42` was opened as a file named "42"; now CROSSNAV_DB stands and the log says why."""
+    async with session(org, {"db": 42}, env={"CROSSNAV_DB": str(org.db)}) as c:
+        assert await fees_refs(c) == expected(c, ALL_REFS)
+        assert [w for w in warnings(c) if "ignoring initializationOptions.db=42" in w], c.log_messages

@@ -217,11 +217,10 @@ def _restore_after_stop(db, indexer) -> None:
 def _summary(results, elapsed, db_path: Path, verbose: bool):
     from rich.table import Table
     out = _out(soft_wrap=True)
-    # definitions and references of the files parsed this run: an unchanged repo's row showed 0 and
-    # read as an empty index (counting what the index holds is `crossnav status`'s job: 0.9 s here)
-    table = Table(title="crossnav index", show_lines=False,
-                  caption="defs/refs found: in the files parsed this run; `crossnav status` shows what the index holds")
-    for col in ("repo", "files", "parsed", "unchanged", "removed", "defs found", "refs found", "skipped", "time"):
+    # definitions and references the index holds for the repo after this run (repo_totals), not only
+    # those of the files parsed: an unchanged repo's row once said 0 and read as an empty index
+    table = Table(title="crossnav index", show_lines=False)
+    for col in ("repo", "files", "parsed", "unchanged", "removed", "definitions", "references", "skipped", "time"):
         table.add_column(col, justify="left" if col == "repo" else "right", overflow="fold" if col == "repo" else "ellipsis")
     skipped: Counter = Counter()
     lines = 0
@@ -229,7 +228,7 @@ def _summary(results, elapsed, db_path: Path, verbose: bool):
         skipped.update(r.skipped)
         lines += r.lines
         table.add_row(r.name, str(r.files), str(r.parsed), str(r.unchanged), str(r.removed),
-                      f"{r.defs:,}" if r.parsed else "-", f"{r.refs:,}" if r.parsed else "-",
+                      f"{r.total_defs:,}", f"{r.total_refs:,}",
                       str(sum(r.skipped.values())), f"{r.seconds:.1f}s")
     out.print(table)
     rate = f"{lines / elapsed:,.0f} lines/s" if elapsed > 0 and lines else "nothing changed"
@@ -270,20 +269,32 @@ def cmd_status(args) -> int:
     from .freshness import current_head, relation
     out = _out()
     table = Table(title=f"crossnav index {db_path}")
-    for col in ("repo", "files", "lines", "head", "indexed at", "age", "checkout", "local", "packages", "skipped"):
-        table.add_column(col, overflow="fold" if col == "repo" else "ellipsis")
-    for r in conn.execute("""SELECT r.*, (SELECT group_concat(package, ' ') FROM packages p WHERE p.repo_id = r.id) AS pkgs,
+    for col in ("repo", "files", "lines", "definitions", "references", "head", "indexed at", "age", "checkout", "local",
+                "packages", "skipped"):
+        table.add_column(col, overflow="fold" if col == "repo" else "ellipsis",
+                         justify="right" if col in ("files", "lines", "definitions", "references", "skipped") else "left")
+    # repo_totals: kept by the writers; an index from before it has no rows until a repo is written again
+    held = dict.fromkeys(("defs", "refs"), "NULL")
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'repo_totals'").fetchone():
+        held = {k: f"(SELECT {k} FROM repo_totals t WHERE t.repo_id = r.id)" for k in held}
+    for r in conn.execute(f"""SELECT r.*, (SELECT group_concat(package, ' ') FROM packages p WHERE p.repo_id = r.id) AS pkgs,
+                             {held['defs']} AS ndefs, {held['refs']} AS nrefs,
                              (SELECT count(*) FROM skipped s WHERE s.repo_id = r.id) AS nskipped FROM repos r ORDER BY name"""):
         local = current_head(r["root"])
         state = relation(r["root"], r["head"], local)
         style = {"same": "green", "ahead": "yellow", "behind": "yellow", "diverged": "red"}.get(state, "dim")
-        table.add_row(r["name"], str(r["files"]), f"{r['lines']:,}", (r["head"] or "")[:10], r["indexed_at"] or "",
+        table.add_row(r["name"], f"{r['files']:,}", f"{r['lines']:,}", _count(r["ndefs"]), _count(r["nrefs"]),
+                      (r["head"] or "")[:10], r["indexed_at"] or "",
                       _age(r["indexed_at"]), f"[{style}]{state}[/]", (local or "")[:10] if state != "same" else "",
                       r["pkgs"] or "", str(r["nskipped"]))
     out.print(table)
     n = conn.execute("SELECT (SELECT count(*) FROM defs), (SELECT count(*) FROM refs)").fetchone()
     out.print(f"{n[0]:,} definitions, {n[1]:,} references")
     return 0
+
+
+def _count(n: int | None) -> str:
+    return "?" if n is None else f"{n:,}"
 
 
 def _age(iso: str | None) -> str:

@@ -41,8 +41,10 @@ class RepoResult:
     parsed: int = 0           # files (re)parsed this run
     unchanged: int = 0
     removed: int = 0
-    defs: int = 0
+    defs: int = 0             # found in the files parsed this run
     refs: int = 0
+    total_defs: int = 0       # what the index holds for the repo after this run (repo_totals)
+    total_refs: int = 0
     lines: int = 0            # lines parsed this run
     skipped: Counter = field(default_factory=Counter)
     languages: Counter = field(default_factory=Counter)   # lines parsed this run, per language
@@ -295,6 +297,7 @@ class Indexer:
             if repo_id is None:
                 cur = conn.execute("INSERT INTO repos(name, root) VALUES (?, ?)", (repo.name, str(repo.root)))
                 repo_id = cur.lastrowid
+            held = self._held(repo_id, stale_ids)
             for i in range(0, len(stale_ids), 500):
                 chunk = stale_ids[i:i + 500]
                 conn.execute(f"DELETE FROM files WHERE id IN ({','.join('?' * len(chunk))})", chunk)
@@ -336,6 +339,9 @@ class Indexer:
                 # Files skipped again (too large, minified, not UTF-8) are re-read every run (the index
                 # keeps no blob for them) but change nothing the derived tables are built from.
                 conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('derived_stale', '1')")
+            res.total_defs, res.total_refs = held[0] + res.defs, held[1] + res.refs
+            conn.execute("INSERT OR REPLACE INTO repo_totals(repo_id, defs, refs) VALUES (?, ?, ?)",
+                         (repo_id, res.total_defs, res.total_refs))
             totals = conn.execute("SELECT count(*), coalesce(sum(lines), 0) FROM files WHERE repo_id = ?", (repo_id,)).fetchone()
             conn.execute(
                 "UPDATE repos SET root=?, remote=?, web_url=?, head=?, branch=?, dist=CASE WHEN ? THEN ? ELSE dist END,"
@@ -345,6 +351,25 @@ class Indexer:
         res.files = totals[0]
         if res.parsed or stale_ids:
             self.changed = True
+
+    def _held(self, repo_id: int | None, stale_ids: list) -> tuple[int, int]:
+        """(definitions, references) the repo keeps from before this run: its stored totals less the
+        rows of the files about to be replaced or removed, counted through the per-file indexes."""
+        if repo_id is None or self.bulk:   # a first load: nothing is held yet (and there are no indexes)
+            return 0, 0
+        conn = self.conn
+        row = conn.execute("SELECT defs, refs FROM repo_totals WHERE repo_id = ?", (repo_id,)).fetchone()
+        files = "SELECT id FROM files WHERE repo_id = ?"
+        if row is None:   # written before crossnav kept totals: count the repo once
+            row = [conn.execute(f"SELECT count(*) FROM {t} WHERE file_id IN ({files})", (repo_id,)).fetchone()[0]
+                   for t in ("defs", "refs")]
+        defs, refs = row
+        for i in range(0, len(stale_ids), 500):
+            chunk = stale_ids[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            defs -= conn.execute(f"SELECT count(*) FROM defs WHERE file_id IN ({marks})", chunk).fetchone()[0]
+            refs -= conn.execute(f"SELECT count(*) FROM refs WHERE file_id IN ({marks})", chunk).fetchone()[0]
+        return defs, refs
 
     def restore_indexes(self):
         if self.bulk:

@@ -252,6 +252,8 @@ class Merger:
                     res.defs = cur.rowcount
                 elif table == "refs":
                     res.refs = cur.rowcount
+            conn.execute("INSERT OR REPLACE INTO main.repo_totals(repo_id, defs, refs) VALUES (?, ?, ?)",
+                         (rid, res.defs, res.refs))
             for table in ("packages", "skipped"):
                 cols = self._cols(table, drop=("repo_id",))
                 conn.execute(f"INSERT OR IGNORE INTO main.{table}(repo_id, {', '.join(cols)}) "

@@ -49,6 +49,13 @@ CREATE TABLE IF NOT EXISTS repos (
     files INTEGER DEFAULT 0,
     lines INTEGER DEFAULT 0
 );
+-- what each repo holds, kept by the writers (indexer, merge) so a summary never counts 8M rows;
+-- an index written before this table existed gets a repo's row the next time that repo is written
+CREATE TABLE IF NOT EXISTS repo_totals (
+    repo_id INTEGER PRIMARY KEY REFERENCES repos(id) ON DELETE CASCADE,
+    defs INTEGER NOT NULL,
+    refs INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS packages (
     repo_id INTEGER NOT NULL REFERENCES repos(id) ON DELETE CASCADE,
     package TEXT NOT NULL,

@@ -93,20 +93,61 @@ def test_tables_keep_repo_names_whole_in_a_log(org, tmp_path):
         assert "…" not in r.stdout, r.stdout
 
 
-def test_summary_counts_what_this_run_parsed(org, tmp_path):
-    """An unchanged repo's row said `0` definitions and `0` references, as if its index were empty."""
-    db = tmp_path / "rerun.db"
-    first, again = (index(db, org.repos["ledger"]) for _ in range(2))
-    defs = sqlite3.connect(db).execute("SELECT count(*) FROM defs").fetchone()[0]
+def table_rows(out: str) -> dict[str, dict[str, str]]:
+    """A rich table printed by the CLI: {repo: {column: cell}}."""
+    lines = out.splitlines()
+    head = next(ln for ln in lines if ln.startswith("┃"))
+    cols = [c.strip() for c in head.split("┃")[1:-1]]
+    rows = [[c.strip() for c in ln.split("│")[1:-1]] for ln in lines if ln.startswith("│")]
+    return {r[0]: dict(zip(cols, r)) for r in rows}
 
-    def row(result):
-        cells = [ln.split("│")[1:-1] for ln in result.stdout.splitlines() if ln.startswith("│")]
-        return [c.strip() for c in cells[0]]
 
-    assert row(first)[2] != "0" and row(first)[5] == f"{defs:,}"   # parsed, defs found
-    assert row(again)[2:4] == ["0", row(first)[2]]                   # parsed 0, all unchanged
-    assert row(again)[5:7] == ["-", "-"]
-    assert "`crossnav status` shows what the index holds" in again.stdout
+def held(db: Path) -> dict[str, tuple[str, str]]:
+    """Per repo, the definitions and references the index really holds, as the tables print them."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return {name: (f"{d:,}", f"{r:,}") for name, d, r in conn.execute(
+            """SELECT name, (SELECT count(*) FROM defs d JOIN files f ON f.id = d.file_id WHERE f.repo_id = r.id),
+                      (SELECT count(*) FROM refs x JOIN files f ON f.id = x.file_id WHERE f.repo_id = r.id)
+               FROM repos r""")}
+    finally:
+        conn.close()
+
+
+def test_summary_and_status_count_what_the_index_holds(org, tmp_path):
+    """An unchanged repo's row said `0` definitions and `0` references, as if its index were empty.
+    Now every run's summary, and `crossnav status`, show what the index holds per repo, kept up to date
+    through changed and deleted files, and counted once for an index written before crossnav kept totals."""
+    ledger = tmp_path / "ledger"
+    shutil.copytree(org.repos["ledger"], ledger)
+    db = tmp_path / "totals.db"
+    repos = (ledger, org.repos["payments"])
+
+    def check(result, parsed):
+        assert result.returncode == 0, result.stderr
+        rows, truth = table_rows(result.stdout), held(db)
+        assert {n: (r["definitions"], r["references"]) for n, r in rows.items()} == truth
+        assert parsed is None or rows["ledger"]["parsed"] == str(parsed)
+        status = table_rows(run_cli("status", "--db", db).stdout)
+        assert {n: (r["definitions"], r["references"]) for n, r in status.items()} == truth
+        return truth
+
+    first = check(index(db, *repos), parsed=None)
+    assert first["ledger"][0] != "0" and first["ledger"][1] != "0"
+    assert check(index(db, *repos), parsed=0) == first                 # unchanged: the same totals, nothing parsed
+    # a changed file and a deleted one: the totals follow
+    fees = ledger / "ledger" / "fees.py"
+    fees.write_text(fees.read_text(encoding="utf-8") + "\n\ndef waived(fee):\n    return fee_delay(fee) * 0\n",
+                    encoding="utf-8")
+    gone = next(p for p in sorted((ledger / "ledger").glob("*.py")) if p.name not in ("fees.py", "__init__.py"))
+    gone.unlink()
+    changed = check(index(db, *repos), parsed=1)
+    assert changed["ledger"] != first["ledger"] and changed["payments"] == first["payments"]
+    # an index written before crossnav kept totals: status shows "?" until the repo is written again
+    with sqlite3.connect(db) as conn:
+        conn.execute("DROP TABLE repo_totals")
+    assert {r["definitions"] for r in table_rows(run_cli("status", "--db", db).stdout).values()} == {"?"}
+    check(index(db, *repos), parsed=0)
 
 
 def test_a_failed_write_is_one_line_and_loses_nothing(org, tmp_path):

@@ -52,6 +52,7 @@ DUMP = {
     "imports": "SELECT r.name, f.path, i.package FROM imports i JOIN files f ON f.id = i.file_id JOIN repos r ON r.id = f.repo_id",
     "packages": "SELECT r.name, p.package, p.import_root, p.source FROM packages p JOIN repos r ON r.id = p.repo_id",
     "skipped": "SELECT r.name, s.path, s.reason FROM skipped s JOIN repos r ON r.id = s.repo_id",
+    "repo_totals": "SELECT r.name, t.defs, t.refs FROM repo_totals t JOIN repos r ON r.id = t.repo_id",
     "resolved": "SELECT target, canonical FROM resolved",
     "usage": "SELECT qualname, refs, repos FROM usage",
     "content": "SELECT blob, text FROM content",

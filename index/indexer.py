@@ -287,7 +287,7 @@ class Indexer:
 
     def _write(self, res: RepoResult, plan: dict, batches: list) -> None:
         """Replace one repo's changed rows in a single transaction."""
-        repo, repo_id, todo, stale_ids = plan["repo"], plan["repo_id"], plan["todo"], plan["stale"]
+        repo, repo_id, stale_ids = plan["repo"], plan["repo_id"], plan["stale"]
         conn = self.conn
         own = ownership.read_ownership(repo.root, _web(repo), repo.head or repo.branch)
         res.warnings.extend(own.get("warnings", []))

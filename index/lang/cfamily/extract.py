@@ -667,9 +667,6 @@ class _Extractor:
                 continue
             self.qualified_ref(q, handled, out)
         calls = {c.start_byte for c in caps.get("call", ())}
-        cpp = self.cpp
-        mod = self.module
-        local_defs = self.local_defs
         funcs, nfuncs, ascii_ = self.funcs, len(self.funcs), self.ascii
         name_target, cpp = self.name_target, self.cpp
         for kindcap in ("id", "type", "nsid"):

@@ -274,16 +274,16 @@ def cmd_status(args) -> int:
         table.add_column(col, overflow="fold" if col == "repo" else "ellipsis",
                          justify="right" if col in ("files", "lines", "definitions", "references", "skipped") else "left")
     # repo_totals: kept by the writers; an index from before it has no rows until a repo is written again
-    held = dict.fromkeys(("defs", "refs"), "NULL")
+    held = {}
     if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'repo_totals'").fetchone():
-        held = {k: f"(SELECT {k} FROM repo_totals t WHERE t.repo_id = r.id)" for k in held}
-    for r in conn.execute(f"""SELECT r.*, (SELECT group_concat(package, ' ') FROM packages p WHERE p.repo_id = r.id) AS pkgs,
-                             {held['defs']} AS ndefs, {held['refs']} AS nrefs,
+        held = {rid: (d, n) for rid, d, n in conn.execute("SELECT repo_id, defs, refs FROM repo_totals")}
+    for r in conn.execute("""SELECT r.*, (SELECT group_concat(package, ' ') FROM packages p WHERE p.repo_id = r.id) AS pkgs,
                              (SELECT count(*) FROM skipped s WHERE s.repo_id = r.id) AS nskipped FROM repos r ORDER BY name"""):
+        defs, refs = (f"{n:,}" for n in held[r["id"]]) if r["id"] in held else ("?", "?")
         local = current_head(r["root"])
         state = relation(r["root"], r["head"], local)
         style = {"same": "green", "ahead": "yellow", "behind": "yellow", "diverged": "red"}.get(state, "dim")
-        table.add_row(r["name"], f"{r['files']:,}", f"{r['lines']:,}", _count(r["ndefs"]), _count(r["nrefs"]),
+        table.add_row(r["name"], f"{r['files']:,}", f"{r['lines']:,}", defs, refs,
                       (r["head"] or "")[:10], r["indexed_at"] or "",
                       _age(r["indexed_at"]), f"[{style}]{state}[/]", (local or "")[:10] if state != "same" else "",
                       r["pkgs"] or "", str(r["nskipped"]))
@@ -291,10 +291,6 @@ def cmd_status(args) -> int:
     n = conn.execute("SELECT (SELECT count(*) FROM defs), (SELECT count(*) FROM refs)").fetchone()
     out.print(f"{n[0]:,} definitions, {n[1]:,} references")
     return 0
-
-
-def _count(n: int | None) -> str:
-    return "?" if n is None else f"{n:,}"
 
 
 def _age(iso: str | None) -> str:

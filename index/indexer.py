@@ -297,10 +297,13 @@ class Indexer:
             if repo_id is None:
                 cur = conn.execute("INSERT INTO repos(name, root) VALUES (?, ?)", (repo.name, str(repo.root)))
                 repo_id = cur.lastrowid
-            held = self._held(repo_id, stale_ids)
+            held = self._held(repo_id)
             for i in range(0, len(stale_ids), 500):
                 chunk = stale_ids[i:i + 500]
-                conn.execute(f"DELETE FROM files WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+                marks = ",".join("?" * len(chunk))
+                if not self.bulk:   # what the repo held less the rows of the files replaced or removed
+                    held = [h - n for h, n in zip(held, self._rows(marks, chunk))]
+                conn.execute(f"DELETE FROM files WHERE id IN ({marks})", chunk)
             conn.execute("DELETE FROM skipped WHERE repo_id = ?", (repo_id,))
             texts_from = conn.execute("SELECT coalesce(max(id), 0) FROM content").fetchone()[0]
             for stage_path, ranges, results in batches:
@@ -352,24 +355,18 @@ class Indexer:
         if res.parsed or stale_ids:
             self.changed = True
 
-    def _held(self, repo_id: int | None, stale_ids: list) -> tuple[int, int]:
-        """(definitions, references) the repo keeps from before this run: its stored totals less the
-        rows of the files about to be replaced or removed, counted through the per-file indexes."""
+    def _held(self, repo_id: int | None) -> list[int]:
+        """[definitions, references] the index holds for the repo before this run (repo_totals)."""
         if repo_id is None or self.bulk:   # a first load: nothing is held yet (and there are no indexes)
-            return 0, 0
-        conn = self.conn
-        row = conn.execute("SELECT defs, refs FROM repo_totals WHERE repo_id = ?", (repo_id,)).fetchone()
-        files = "SELECT id FROM files WHERE repo_id = ?"
-        if row is None:   # written before crossnav kept totals: count the repo once
-            row = [conn.execute(f"SELECT count(*) FROM {t} WHERE file_id IN ({files})", (repo_id,)).fetchone()[0]
-                   for t in ("defs", "refs")]
-        defs, refs = row
-        for i in range(0, len(stale_ids), 500):
-            chunk = stale_ids[i:i + 500]
-            marks = ",".join("?" * len(chunk))
-            defs -= conn.execute(f"SELECT count(*) FROM defs WHERE file_id IN ({marks})", chunk).fetchone()[0]
-            refs -= conn.execute(f"SELECT count(*) FROM refs WHERE file_id IN ({marks})", chunk).fetchone()[0]
-        return defs, refs
+            return [0, 0]
+        row = self.conn.execute("SELECT defs, refs FROM repo_totals WHERE repo_id = ?", (repo_id,)).fetchone()
+        # an index written before crossnav kept totals: count the repo once
+        return list(row) if row else self._rows("SELECT id FROM files WHERE repo_id = ?", (repo_id,))
+
+    def _rows(self, file_ids: str, params) -> list[int]:
+        """[definitions, references] of the files `file_ids` (SQL) selects, through the per-file indexes."""
+        return [self.conn.execute(f"SELECT count(*) FROM {t} WHERE file_id IN ({file_ids})", params).fetchone()[0]
+                for t in ("defs", "refs")]
 
     def restore_indexes(self):
         if self.bulk:

@@ -259,7 +259,6 @@ async def test_settings_out_of_range_keep_their_defaults(org, options):
         assert [w for w in warnings(c) if f"ignoring initializationOptions.{key}=" in w], c.log_messages
 
 
-
 async def test_a_db_option_that_is_not_a_path_is_ignored(org):
     """`initializationOptions.db: 42` was opened as a file named "42"; now CROSSNAV_DB stands and the log says why."""
     async with session(org, {"db": 42}, env={"CROSSNAV_DB": str(org.db)}) as c:

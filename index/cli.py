@@ -79,6 +79,33 @@ def _repo_paths(args) -> list[Path]:
     return paths
 
 
+def _named_repos(args, db_path: Path) -> dict[Path, str]:
+    """{resolved repo folder: its name in the index}, each folder once (raises RepoError).
+    Names come from `--name`, else repos.name_repos: what the index at `db_path` already calls
+    that folder, else the folder name with parents added where two repos would share it."""
+    from .repos import name_repos
+    paths = list(dict.fromkeys(p.expanduser().resolve() for p in _repo_paths(args)))
+    if args.name:
+        return dict.fromkeys(paths, args.name)
+    indexed = {}
+    if db_path.is_file():
+        try:
+            c = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                indexed = dict(c.execute("SELECT name, root FROM repos"))
+            finally:
+                c.close()
+        except sqlite3.Error:
+            pass    # not an index: open_writer says so
+    names = name_repos(paths, indexed)
+    shared = Counter(p.name for p in paths if names[p] != p.name and str(p) not in indexed.values())
+    for folder in sorted(shared):
+        named = ", ".join(sorted(names[p] for p in paths if p.name == folder and names[p] != folder))
+        err.print(f"named with parent folders: {named} (more than one clone is called {folder!r}; "
+                  "`--name NAME REPO_DIR` sets another name)", highlight=False)
+    return names
+
+
 def parse_languages(value: str) -> frozenset | None:
     """`--languages python,go` -> the files.language names to index; `all` -> None (every language).
     Accepts the `lang:` names of code search (`py`, `golang`, `ts`, ...)."""
@@ -107,21 +134,21 @@ def cmd_index(args) -> int:
 
     db_path = Path(args.db).expanduser() if args.db else default_db_path()
     try:
-        paths = _repo_paths(args)
-        if not paths:
+        names = getattr(args, "named", None) or _named_repos(args, db_path)
+        if not names:
             err.print("nothing to index: pass repository folders, or --discover ROOT to find every repo below ROOT")
             return 2
-        if args.name and len(paths) != 1:
+        if args.name and len(names) != 1:
             err.print("[red]error:[/] --name names one repository; pass exactly one REPO_DIR with it")
             return 2
-        repos = [open_repo(p, name=args.name) for p in paths]
+        repos = [open_repo(p, name=name) for p, name in names.items()]
     except RepoError as e:
         err.print(f"[red]error:[/] {e}")
         return 2
-    names = Counter(r.name for r in repos)
-    dup = [n for n, c in names.items() if c > 1]
+    dup = [n for n, c in Counter(r.name for r in repos).items() if c > 1]
     if dup:
-        err.print(f"[red]error:[/] two repos share the folder name {dup[0]!r}; index them into separate databases or rename one clone")
+        err.print(f"[red]error:[/] two repos would both be called {dup[0]!r} in the index; give one another name "
+                  "with --name (one REPO_DIR per run)", highlight=False)
         return 2
     try:
         db = open_writer(db_path)
@@ -462,30 +489,27 @@ def cmd_index_select(args) -> int:
     if args.shard and args.db:
         err.print("[red]error:[/] --shard OUT.db is the index file to write; pass --shard or --db, not both")
         return 2
+    out = Path(args.shard).expanduser() if args.shard else Path(args.db).expanduser() if args.db else default_db_path()
     try:
-        paths = _repo_paths(args)
+        names = _named_repos(args, out)
     except RepoError as e:
         err.print(f"[red]error:[/] {e}")
         return 2
 
-    def name_of(p: Path) -> str:   # what open_repo will call it
-        return args.name or p.expanduser().resolve().name
-
-    kept = [p for p in paths if selected(name_of(p), include, exclude)]
-    dropped = sorted(name_of(p) for p in paths if p not in kept)
-    if paths and not kept:
+    kept = [p for p in names if selected(names[p], include, exclude)]
+    dropped = sorted(names[p] for p in names if p not in kept)
+    if names and not kept:
         err.print(f"[red]error:[/] every repository was left out by --include/--exclude ({', '.join(dropped)}); "
                   "nothing to index", highlight=False)
         return 2
     if dropped:
         err.print(f"not indexed (--include/--exclude): {', '.join(dropped)}", highlight=False)
-    args.repos, args.discover = [str(p) for p in kept], None
+    args.named = {p: names[p] for p in kept}
     if not args.shard:
         return cmd_index(args)
 
-    out = Path(args.shard).expanduser()
     if len(kept) != 1:
-        names = ", ".join(sorted(name_of(p) for p in kept)) or "none"
+        names = ", ".join(sorted(names[p] for p in kept)) or "none"
         err.print(f"[red]error:[/] --shard indexes exactly one repository (got {len(kept)}: {names}); "
                   "pass one REPO_DIR, or narrow --discover with --include", highlight=False)
         return 2
@@ -493,7 +517,7 @@ def cmd_index_select(args) -> int:
         try:
             c = sqlite3.connect(f"{out.resolve().as_uri()}?mode=ro", uri=True)
             try:
-                others = [r[0] for r in c.execute("SELECT name FROM repos") if r[0] != name_of(kept[0])]
+                others = [r[0] for r in c.execute("SELECT name FROM repos") if r[0] != names[kept[0]]]
             finally:
                 c.close()
         except sqlite3.Error:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,6 +58,32 @@ def discover(root: Path) -> list[Path]:
             continue
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
     return found
+
+
+def name_repos(paths: list[Path], indexed: dict[str, str]) -> dict[Path, str]:
+    """The name each repo gets in the index, for resolved, distinct `paths`; `indexed` = {name: root}
+    of the repos the index already holds.
+
+    A root the index already holds keeps its name, so names never change under a user between runs.
+    Any other repo is named after its folder, with parent folders added (`teamA/common`) while that
+    name belongs to another repo of this run or to an indexed repo whose root is still a clone here.
+    An indexed repo whose root is gone counts as moved: a new clone with its name takes its place."""
+    by_root = {root: name for name, root in indexed.items()}
+    names = {p: by_root[str(p)] for p in paths if str(p) in by_root}
+    taken = set(names.values()) | {n for n, root in indexed.items()
+                                   if n not in names.values() and is_git_repo(Path(root))}
+    rest = [p for p in paths if p not in names]
+    depth = dict.fromkeys(rest, 1)
+    while True:
+        cand = {p: "/".join(p.parts[-depth[p]:]) for p in rest}
+        count = Counter(cand.values())
+        clash = [p for p in rest if (count[cand[p]] > 1 or cand[p] in taken) and depth[p] < len(p.parts) - 1]
+        if not clash:
+            break
+        for p in clash:
+            depth[p] += 1
+    names.update(cand)
+    return names
 
 
 def open_repo(path: Path, name: str | None = None) -> Repo:

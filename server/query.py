@@ -56,6 +56,12 @@ class Loc:
         return os.path.join(self.root, self.path)
 
 
+def _within(path: Path, folder: Path) -> bool:
+    """`path` names something inside `folder` once `..` and absolute parts are applied."""
+    folder = os.path.normpath(os.path.abspath(folder))
+    return os.path.normpath(os.path.abspath(path)).startswith(folder + os.sep)
+
+
 def _norm_remote(remote: str | None) -> str | None:
     """`git@github.com:acme/x.git` and `https://github.com/acme/x` name the same repo."""
     if not remote:
@@ -144,13 +150,21 @@ class Index:
         for r in rows:
             root = r["root"]
             if not os.path.isdir(root):
-                root = local.get(("remote", _norm_remote(r["remote"]))) or local.get(("name", r["name"])) or root
+                root = local.get(("remote", _norm_remote(r["remote"]))) or self._clone_named(r["name"]) or root
             out.append(RepoRow(r["id"], r["name"], root, r["remote"], r["web_url"], r["head"], r["branch"],
                                r["indexed_at"], json.loads(r["ownership"] or "{}")))
         return tuple(out)
 
+    def _clone_named(self, name: str) -> str | None:
+        """The clone at CLONE_ROOT/<repo name> (`common`, or `teamA/common` for a name with parents)."""
+        for base in self.clone_roots:
+            path = os.path.join(base, name)
+            if _within(Path(path), Path(base)) and os.path.exists(os.path.join(path, ".git")):
+                return path
+        return None
+
     def _local_clones(self) -> dict:
-        """Git work trees directly under the clone roots, keyed by remote and by folder name."""
+        """Git work trees directly under the clone roots, keyed by remote."""
         found: dict = {}
         for base in self.clone_roots:
             try:
@@ -160,7 +174,6 @@ class Index:
             for e in entries:
                 if not (e.is_dir() and os.path.exists(os.path.join(e.path, ".git"))):
                     continue
-                found.setdefault(("name", e.name), e.path)
                 remote = _git_remote(e.path)
                 if remote:
                     found.setdefault(("remote", _norm_remote(remote)), e.path)
@@ -178,10 +191,10 @@ class Index:
         also for copies materialised from the index (`files_dir/<repo>/<commit>/<path>`)."""
         files_root = str(self.files_dir).rstrip("/") + "/"
         if path.startswith(files_root):
-            name, _, rest = path[len(files_root):].partition("/")
-            _, _, rel = rest.partition("/")
-            repo = self.repo_by_name(name)
-            return (repo, rel) if repo is not None and rel else None
+            tail = path[len(files_root):]   # <repo>/<commit>/<path>; a repo's name may hold '/' (teamA/common)
+            repo = max((r for r in self.repos() if tail.startswith(r.name + "/")), key=lambda r: len(r.name), default=None)
+            rel = tail[len(repo.name) + 1:].partition("/")[2] if repo is not None else ""
+            return (repo, rel) if rel else None
         best = None
         real = os.path.realpath(path)
         for r in self.repos():
@@ -203,6 +216,8 @@ class Index:
         if repo.root != loc.root and os.path.exists(os.path.join(repo.root, loc.path)):
             return os.path.join(repo.root, loc.path)   # this machine's clone, found under the clone roots
         target = self.files_dir / repo.name / (repo.head or "HEAD")[:12] / loc.path
+        if not _within(target, self.files_dir):   # a crafted index ('../' in a name or path) writes nowhere else
+            return path
         if target.exists():
             return str(target)
         try:

@@ -836,6 +836,58 @@ def test_corrupt_db_is_a_clear_error(org, tmp_path):
     assert db.read_bytes() == junk                     # never "repaired" by overwriting
 
 
+def test_clones_that_share_a_folder_name_are_told_apart_by_their_parents(tmp_path):
+    """GitLab groups: `platform/common` and `payments/common` cloned side by side under ~/src. Each gets
+    a name with its parent folder, a repo the index already holds keeps its name run after run, and a
+    clone whose old folder is gone (moved) takes over its name."""
+    src = tmp_path / "src"
+    for team, pkg in (("platform", "alpha"), ("payments", "beta")):
+        repo = src / team / "common"
+        (repo / pkg).mkdir(parents=True)
+        (repo / pkg / "__init__.py").write_text(f"def {pkg}_helper():\n    return 1\n")
+        init_repo(repo)
+
+    def names(db):
+        return dict(sqlite3.connect(db).execute("SELECT name, root FROM repos"))
+
+    def defined_in(db, name):
+        return {r[0] for r in sqlite3.connect(db).execute(
+            "SELECT d.qualname FROM defs d JOIN repos r ON r.id = d.repo_id WHERE r.name = ?", (name,))}
+
+    fresh = tmp_path / "fresh.db"
+    r = run_cli("index", "--db", fresh, "--discover", src)
+    assert r.returncode == 0, r.stderr
+    assert names(fresh) == {"platform/common": str(src / "platform" / "common"),
+                            "payments/common": str(src / "payments" / "common")}
+    assert "named with parent folders: payments/common, platform/common" in r.stderr
+    assert defined_in(fresh, "payments/common") == {"beta", "beta.beta_helper"}
+    assert defined_in(fresh, "platform/common") == {"alpha", "alpha.alpha_helper"}
+    # the same folder twice (named and discovered) is one repo, and filters see the final names
+    r = run_cli("index", "--db", fresh, "--include", "payments/*", "--discover", src, src / "payments" / "common")
+    assert r.returncode == 0, r.stderr
+    assert "not indexed (--include/--exclude): platform/common" in r.stderr
+    assert "indexed payments/common: 0 parsed, 1 unchanged, 0 removed" in r.stderr
+
+    db = tmp_path / "index.db"
+    assert run_cli("index", "--db", db, src / "platform" / "common").returncode == 0
+    assert list(names(db)) == ["common"]
+    for _ in range(2):   # the indexed clone keeps its name; the newcomer is told apart, the same way each run
+        r = run_cli("index", "--db", db, "--discover", src)
+        assert r.returncode == 0, r.stderr
+        assert names(db) == {"common": str(src / "platform" / "common"),
+                             "payments/common": str(src / "payments" / "common")}
+    assert "indexed common: 0 parsed, 1 unchanged, 0 removed" in r.stderr
+
+    moved = tmp_path / "elsewhere" / "common"
+    moved.parent.mkdir()
+    (src / "platform" / "common").rename(moved)
+    r = run_cli("index", "--db", db, moved)
+    assert r.returncode == 0, r.stderr
+    assert names(db)["common"] == str(moved)
+    assert defined_in(db, "common") == {"alpha", "alpha.alpha_helper"}
+    assert "named with parent folders" not in r.stderr
+
+
 def test_status_lists_repos(org):
     r = run_cli("status", "--db", org.db)
     assert r.returncode == 0, r.stderr

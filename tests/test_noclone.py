@@ -14,18 +14,23 @@ from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 from orgutil import SERVE, SESSION_DIR, build_org, find, git, index
 
 HERE = SESSION_DIR / "noclone"
-DB = HERE / "noclone.db"
 CACHE = HERE / "cache"
 POLICY = "src/payments/retry/policy.py"
 CORE = "ledger/core.py"
+# payments under its folder name, and under a name with a parent folder (what two clones called
+# `payments` get): its copies then live under files/billing/payments/<commit>/
+NAMES = ("payments", "billing/payments")
+DBS = {name: HERE / f"noclone-{i}.db" for i, name in enumerate(NAMES)}
 
 
 @pytest.fixture(scope="module")
 def org():
     shutil.rmtree(HERE, ignore_errors=True)
     repos = build_org(HERE / "src", names=["payments", "ledger"])
-    r = index(DB, *repos.values())
-    assert r.returncode == 0, r.stderr
+    for name, db in DBS.items():
+        for repo, as_name in ((repos["ledger"], "ledger"), (repos["payments"], name)):
+            r = index(db, repo, extra=("--name", as_name))
+            assert r.returncode == 0, r.stderr
     payments = repos["payments"]
     original = (payments / POLICY).read_text(encoding="utf-8")
     head = git(payments, "rev-parse", "HEAD").strip()
@@ -33,13 +38,15 @@ def org():
     return repos, original, head
 
 
-@pytest_lsp.fixture(scope="module", config=ClientServerConfig(
-    server_command=[*SERVE, "--db", str(DB)], server_env={**os.environ, "XDG_CACHE_HOME": str(CACHE)}))
-async def client(lsp_client: LanguageClient, org):
-    repos, _, _ = org
+@pytest_lsp.fixture(scope="module", params=NAMES, config=ClientServerConfig(
+    server_command=SERVE, server_env={**os.environ, "XDG_CACHE_HOME": str(CACHE)}))
+async def client(lsp_client: LanguageClient, org, request):
+    repos, original, head = org
+    name = request.param
     await lsp_client.initialize_session(types.InitializeParams(
-        capabilities=client_capabilities("neovim"), root_uri=repos["ledger"].as_uri()))
-    lsp_client.org = org
+        capabilities=client_capabilities("neovim"), root_uri=repos["ledger"].as_uri(),
+        initialization_options={"db": str(DBS[name])}))
+    lsp_client.org = repos, original, CACHE / "crossnav" / "files" / name / head[:12] / POLICY, name
     yield
     await lsp_client.shutdown_session()
 
@@ -54,10 +61,9 @@ async def definition(client, path, needle, sub):
 
 @pytest.mark.asyncio(loop_scope="module")
 async def test_definition_into_a_repo_not_cloned_opens_a_readonly_copy(client: LanguageClient):
-    repos, original, head = client.org
+    repos, original, copy, _ = client.org
     result = await definition(client, repos["ledger"] / CORE, "pol.compute_delay(attempt)", "compute_delay")
     assert result and len(result) == 1
-    copy = CACHE / "crossnav" / "files" / "payments" / head[:12] / POLICY
     assert result[0].uri == copy.as_uri()
     assert copy.read_text(encoding="utf-8") == original
     assert not copy.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
@@ -66,8 +72,7 @@ async def test_definition_into_a_repo_not_cloned_opens_a_readonly_copy(client: L
 
 @pytest.mark.asyncio(loop_scope="module")
 async def test_navigation_continues_inside_the_copy(client: LanguageClient):
-    repos, _, head = client.org
-    copy = CACHE / "crossnav" / "files" / "payments" / head[:12] / POLICY
+    repos, _, copy, name = client.org
     if not copy.exists():
         await definition(client, repos["ledger"] / CORE, "pol.compute_delay(attempt)", "compute_delay")
     # a use inside the copied file resolves from the index, and lands in the copy again
@@ -77,4 +82,28 @@ async def test_navigation_continues_inside_the_copy(client: LanguageClient):
     line, col = find(copy, "def compute_delay", 0, "compute_delay")
     h = await client.text_document_hover_async(types.HoverParams(
         text_document=types.TextDocumentIdentifier(uri=copy.as_uri()), position=types.Position(line=line, character=col)))
-    assert h is not None and "payments" in h.contents.value and "@alice" in h.contents.value
+    assert h is not None and f"**{name}**" in h.contents.value and "@alice" in h.contents.value
+
+
+def test_a_crafted_index_places_no_copy_outside_the_cache(org, tmp_path):
+    """A published index is data from elsewhere: a repo name or a path with `..` in it must not make
+    the server write its read-only copy anywhere but under the cache folder."""
+    import sqlite3
+
+    from crossnav.server.query import Index, Loc
+    db = tmp_path / "crafted.db"
+    src = sqlite3.connect(DBS["payments"])
+    dst = sqlite3.connect(db)
+    src.backup(dst)
+    src.close()
+    dst.execute("UPDATE repos SET name = '../../escaped' WHERE name = 'payments'")
+    dst.execute("UPDATE files SET path = '../../../outside.py' WHERE path = ?", (CORE,))
+    dst.commit()
+    dst.close()
+    files = tmp_path / "cache" / "files"
+    index = Index(db, files_dir=files)
+    for name, repo, path in (("../../escaped", "payments", POLICY), ("ledger", "ledger", "../../../outside.py")):
+        loc = Loc(name, str(org[0][repo]), path, 0, 0, 0, 1)
+        assert index.local_path(loc) == loc.abspath
+    written = [p for p in tmp_path.rglob("*") if p.is_file() and p != db and not p.name.startswith("crafted.db")]
+    assert written == []

@@ -155,6 +155,8 @@ def cmd_index(args) -> int:
     except IndexError_ as e:
         err.print(f"[red]error:[/] {e}")
         return 2
+    if args.name:
+        _rename(db.conn, repos[0])
 
     t0 = time.perf_counter()
     results = []
@@ -228,6 +230,17 @@ def cmd_index(args) -> int:
                   f"the rest keep their previous index; {write_failure_hint(failed, db_path)}.", highlight=False)
         return 1
     return 0
+
+
+def _rename(conn, repo) -> None:
+    """`--name NEW` for a folder the index holds under another name renames that repo (its rows stay),
+    rather than adding the same files a second time under NEW."""
+    old = conn.execute("SELECT name FROM repos WHERE root = ? AND name != ?", (str(repo.root), repo.name)).fetchone()
+    if old is None or conn.execute("SELECT 1 FROM repos WHERE name = ?", (repo.name,)).fetchone():
+        return
+    with conn:
+        conn.execute("UPDATE repos SET name = ? WHERE name = ?", (repo.name, old[0]))
+    err.print(f"renamed {old[0]} to {repo.name} in the index", highlight=False)
 
 
 def _restore_after_stop(db, indexer) -> None:

@@ -886,6 +886,13 @@ def test_clones_that_share_a_folder_name_are_told_apart_by_their_parents(tmp_pat
     assert names(db)["common"] == str(moved)
     assert defined_in(db, "common") == {"alpha", "alpha.alpha_helper"}
     assert "named with parent folders" not in r.stderr
+    # --name for an indexed folder renames it: its rows stay, nothing is indexed twice
+    r = run_cli("index", "--db", db, "--name", "platform/common", moved)
+    assert r.returncode == 0, r.stderr
+    assert "renamed common to platform/common in the index" in r.stderr
+    assert "indexed platform/common: 0 parsed, 1 unchanged, 0 removed" in r.stderr
+    assert names(db) == {"platform/common": str(moved), "payments/common": str(src / "payments" / "common")}
+    assert defined_in(db, "platform/common") == {"alpha", "alpha.alpha_helper"}
 
 
 def test_status_lists_repos(org):

@@ -41,7 +41,8 @@ FENCE = "python"
 
 
 class _Scope:
-    __slots__ = ("kind", "qual", "parent", "bindings", "globals", "stars", "self_name", "is_method", "types", "memo")
+    __slots__ = ("kind", "qual", "parent", "bindings", "globals", "stars", "self_name", "is_method", "types", "memo",
+                 "bound_at")
 
     def __init__(self, kind, qual, parent):
         self.kind, self.qual, self.parent = kind, qual, parent
@@ -52,6 +53,7 @@ class _Scope:
         self.is_method = False
         self.types: dict = {}    # function locals: name -> (scope, node, mode) evaluated lazily
         self.memo: dict = {}     # name -> lookup() result (lookups run after the walk: bindings are final)
+        self.bound_at: dict = {}  # class bodies: name -> byte where the body first binds it (end of that statement)
 
 
 class _Inst(str):
@@ -267,6 +269,8 @@ class _Extractor:
                 target = target[1]
             scope.bindings[name] = target if isinstance(target, str) and target else LOCAL
             return
+        if node is not None and scope.kind == "class":
+            scope.bound_at.setdefault(name, node.end_byte)
         prev = scope.bindings.get(name)
         if isinstance(prev, tuple) and prev[0] == "import" and not (isinstance(target, tuple) and target[0] == "import"):
             return  # try/except ImportError fallbacks: keep the import as the meaning
@@ -384,7 +388,7 @@ class _Extractor:
         qual = f"{scope.qual}.{name}"
         self.add_def(qual, name_node, "class", scope.qual, node, self.header(node, body), self.docstring(body))
         self.shadow_import(scope, name, node)
-        self.bind(scope, name, qual)
+        self.bind(scope, name, qual, node)
         supers = node.child_by_field_id(F_SUPERCLASSES)
         if supers is not None:
             for arg in supers.named_children:
@@ -413,7 +417,7 @@ class _Extractor:
         self.add_def(qual, name_node, kind, scope.qual, node, self.header(node, body), self.docstring(body),
                      (scope, rt, "ann") if rt is not None else None)
         self.shadow_import(scope, name, node)
-        self.bind(scope, name, qual if scope.kind != "function" else LOCAL)
+        self.bind(scope, name, qual if scope.kind != "function" else LOCAL, node)
         if rt is not None:
             self.visit(rt, scope)
         inner = _Scope("function", qual, scope)
@@ -532,7 +536,7 @@ class _Extractor:
                     kind = "attribute" if target_scope.kind == "class" else ("constant" if name.isupper() else "variable")
                     sig = self.src[stmt.start_byte:stmt.end_byte].decode("utf-8", "replace").split("\n")[0][:200]
                     self.add_def(qual, left, kind, target_scope.qual, stmt, sig, typed=typed)
-                self.bind(target_scope, name, qual)
+                self.bind(target_scope, name, qual, stmt)
             else:
                 self.uses.append((scope, "name", left))
         elif t in _PATTERNS or t == "list_splat_pattern":
@@ -676,6 +680,17 @@ class _Extractor:
             r = memo[name] = self._lookup(scope, name)
         return r
 
+    @staticmethod
+    def reading(scope, name, at):
+        """The scope a name read at byte `at` is looked up from. A class body runs top to bottom:
+        above the statement binding a name (and on the right of `X = X`) it is the enclosing
+        scope's, e.g. the imported class a class attribute re-exports."""
+        bound = scope.bound_at.get(name)
+        if bound is not None and at < bound:
+            while scope.kind == "class":
+                scope = scope.parent
+        return scope
+
     def _lookup(self, scope, name):
         s = scope
         first = True
@@ -726,7 +741,7 @@ class _Extractor:
                 sb = payload.start_byte
                 eb = payload.end_byte
                 name = src[sb:eb].decode("ascii") if ascii_ else src[sb:eb].decode("utf-8", "replace")
-                target = lookup(scope, name)
+                target = lookup(self.reading(scope, name, sb) if scope.bound_at else scope, name)
                 if target is LOCAL or target.__class__ is _Inst:
                     continue
                 if ascii_:
@@ -739,7 +754,7 @@ class _Extractor:
             elif kind == "chain":
                 base, parts = payload
                 name, r, c, ec = ident(base)
-                target = lookup(scope, name)
+                target = lookup(self.reading(scope, name, base.start_byte) if scope.bound_at else scope, name)
                 if target.__class__ is _Inst:
                     prefix = str(target)
                 elif target is LOCAL or not target:
@@ -841,7 +856,8 @@ class _Extractor:
             node = node.child_by_field_id(F_OBJECT)
         if node.kind_id not in K_IDENT:
             return None
-        t = self.lookup(scope, self.text(node))
+        name = self.text(node)
+        t = self.lookup(self.reading(scope, name, node.start_byte) if scope.bound_at else scope, name)
         if not t or t is LOCAL:
             return None
         return ".".join([str(t)] + parts[::-1])

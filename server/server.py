@@ -205,14 +205,14 @@ class CrossnavServer(LanguageServer):
         line, ch = sp.line, sp.character
         if ctx.in_sync and self.index is not None:
             d = self.index.def_at(ctx.file_id, line, ch)
-            if d is not None:
-                return "def", d
             refs = self.index.refs_at(ctx.file_id, line, ch)
+            if d is not None:
+                return _use_over_def(d, refs)
             exact = [r for r in refs if r[1] <= ch < r[2]]
             return ("ref", (exact or refs)[0]) if refs else None
         for d in ctx.facts.defs:
             if d[8] == line and d[9] <= ch <= d[10] and d[2] != "module":
-                return "def", d
+                return _use_over_def(d, [r for r in ctx.facts.refs if r[0] == line and r[1] == d[9]])
         best = None
         for r in ctx.facts.refs:
             if r[0] == line and r[1] <= ch <= r[2]:
@@ -653,6 +653,16 @@ def hover(ls: CrossnavServer, params: types.HoverParams):
     if found is None or not locs:
         return None
     return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=hover_text(ls, found, locs[0])))
+
+
+def _use_over_def(d, refs):
+    """('def', d), unless the same identifier also uses another symbol: a Go embedded field
+    (`struct { pkg.T }`) is a field named T and a use of the type pkg.T, and going to the
+    definition from it means going to the type, as gopls does."""
+    for r in refs:
+        if r[0] == d[8] and r[1] == d[9] and r[4] and r[4] != d[0]:
+            return "ref", r
+    return "def", d
 
 
 def _on_word(doc, line: int, ch: int) -> bool:

@@ -212,6 +212,7 @@ DEFINITIONS = [
     (("old.Info(\"alias\")", "Info"), ("platform-go", "log/log.go", "func (l *Logger) Info", "Info")),  # through a type alias
     (("return Wrap(err", "Wrap"), ("platform-go", "errors/errors.go", "func Wrap(", "Wrap")),          # dot import
     (("cfg *config.Config", "Config"), ("platform-go", "config/config.go", "type Config struct", "Config")),
+    (("*plog.Logger", "Logger"), ("platform-go", "log/log.go", "type Logger struct", "Logger")),      # embedded field: the type
     (("\"github.com/acme/platform-go/config\"", "github.com/acme/platform-go/config"),
      ("platform-go", "config/config.go", "package config", "config")),                                  # the import path
 ]

@@ -42,7 +42,7 @@ FENCE = "python"
 
 class _Scope:
     __slots__ = ("kind", "qual", "parent", "bindings", "globals", "stars", "self_name", "is_method", "types", "memo",
-                 "bound_at")
+                 "flow", "history")
 
     def __init__(self, kind, qual, parent):
         self.kind, self.qual, self.parent = kind, qual, parent
@@ -53,7 +53,11 @@ class _Scope:
         self.is_method = False
         self.types: dict = {}    # function locals: name -> (scope, node, mode) evaluated lazily
         self.memo: dict = {}     # name -> lookup() result (lookups run after the walk: bindings are final)
-        self.bound_at: dict = {}  # class bodies: name -> byte where the body first binds it (end of that statement)
+        # names whose meaning depends on where they are read (lookup_at): in a class body, name -> byte
+        # where the body first binds it (end of that statement); in a function, a local given several
+        # values, name -> [(byte where each takes effect, typed)] (`history`: every typed local's list)
+        self.flow: dict = {}
+        self.history: dict = {}
 
 
 class _Inst(str):
@@ -270,7 +274,7 @@ class _Extractor:
             scope.bindings[name] = target if isinstance(target, str) and target else LOCAL
             return
         if node is not None and scope.kind == "class":
-            scope.bound_at.setdefault(name, node.end_byte)
+            scope.flow.setdefault(name, node.end_byte)
         prev = scope.bindings.get(name)
         if isinstance(prev, tuple) and prev[0] == "import" and not (isinstance(target, tuple) and target[0] == "import"):
             return  # try/except ImportError fallbacks: keep the import as the meaning
@@ -460,6 +464,7 @@ class _Extractor:
         ann = p.child_by_field_id(F_TYPE) if t in ("typed_parameter", "typed_default_parameter") else None
         if ann is not None:
             inner.types[pname] = (outer, ann, "ann")
+            inner.history[pname] = [(0, inner.types[pname])]
         if pname not in ("self", "cls") and not fqual.endswith(">"):
             self.add_def(f"{fqual}.{pname}", name_node, "parameter", fqual, p,
                          typed=(outer, ann, "ann") if ann is not None else None)
@@ -525,6 +530,7 @@ class _Extractor:
                 scope.bindings.setdefault(name, LOCAL)
                 if typed is not None:
                     scope.types[name] = typed
+                    self.retype(scope, name, stmt.end_byte, typed)
                 return
             target_scope = self.mod_scope if name in scope.globals else scope
             qual = f"{target_scope.qual}.{name}"
@@ -681,15 +687,48 @@ class _Extractor:
         return r
 
     @staticmethod
-    def reading(scope, name, at):
-        """The scope a name read at byte `at` is looked up from. A class body runs top to bottom:
-        above the statement binding a name (and on the right of `X = X`) it is the enclosing
-        scope's, e.g. the imported class a class attribute re-exports."""
-        bound = scope.bound_at.get(name)
-        if bound is not None and at < bound:
-            while scope.kind == "class":
-                scope = scope.parent
-        return scope
+    def retype(scope, name, at, typed):
+        """A function local takes a value from byte `at` on; its second one makes reads of it depend
+        on where they are (a parameter `node: Node`, reassigned `node = Text(...)` further down)."""
+        h = scope.history.get(name)
+        if h is None:
+            scope.history[name] = [(at, typed)]
+        else:
+            h.append((at, typed))
+            scope.flow[name] = h
+
+    def lookup_at(self, scope, name, at):
+        """lookup() of a name read at byte `at`, for the names in `scope.flow`. A class body runs top
+        to bottom: above the statement binding a name (and on the right of `X = X`) the name is the
+        enclosing scope's, e.g. the imported class a class attribute re-exports. A function local
+        given several values has the last one assigned above the read (else the first)."""
+        f = scope.flow.get(name)
+        if f is None:
+            return self.lookup(scope, name)
+        if scope.kind == "class":
+            if at < f:
+                while scope.kind == "class":
+                    scope = scope.parent
+            return self.lookup(scope, name)
+        i = 0
+        for j in range(1, len(f)):
+            if f[j][0] > at:
+                break
+            i = j
+        if i == len(f) - 1 or self._evaluating:
+            return self.lookup(scope, name)   # the last value: what lookup() gives
+        memo = scope.memo
+        key = (name, i)
+        r = memo.get(key, memo)
+        if r is memo:
+            guard = (id(scope), name)
+            self._evaluating.add(guard)
+            try:
+                v = self.value_of(*f[i][1])
+            finally:
+                self._evaluating.discard(guard)
+            r = memo[key] = _Inst(v) if v else LOCAL
+        return r
 
     def _lookup(self, scope, name):
         s = scope
@@ -741,7 +780,7 @@ class _Extractor:
                 sb = payload.start_byte
                 eb = payload.end_byte
                 name = src[sb:eb].decode("ascii") if ascii_ else src[sb:eb].decode("utf-8", "replace")
-                target = lookup(self.reading(scope, name, sb) if scope.bound_at else scope, name)
+                target = self.lookup_at(scope, name, sb) if name in scope.flow else lookup(scope, name)
                 if target is LOCAL or target.__class__ is _Inst:
                     continue
                 if ascii_:
@@ -754,7 +793,7 @@ class _Extractor:
             elif kind == "chain":
                 base, parts = payload
                 name, r, c, ec = ident(base)
-                target = lookup(self.reading(scope, name, base.start_byte) if scope.bound_at else scope, name)
+                target = self.lookup_at(scope, name, base.start_byte) if name in scope.flow else lookup(scope, name)
                 if target.__class__ is _Inst:
                     prefix = str(target)
                 elif target is LOCAL or not target:
@@ -857,7 +896,7 @@ class _Extractor:
         if node.kind_id not in K_IDENT:
             return None
         name = self.text(node)
-        t = self.lookup(self.reading(scope, name, node.start_byte) if scope.bound_at else scope, name)
+        t = self.lookup_at(scope, name, node.start_byte) if name in scope.flow else self.lookup(scope, name)
         if not t or t is LOCAL:
             return None
         return ".".join([str(t)] + parts[::-1])

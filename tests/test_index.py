@@ -451,6 +451,27 @@ def test_a_class_body_reads_a_name_before_binding_it():
     assert types["celery.app.amqp.AMQP.Connection"] == "kombu.Connection"
 
 
+def test_a_local_given_several_values_has_the_one_assigned_above_the_read():
+    """sphinx: `contnode: Node | None` is used as a Node, and only further down reassigned
+    `contnode = nodes.Text(...)`; a read between the two is Node's (the last assignment in the function
+    used to decide every read). Found by a held-out eval on sphinx -> docutils."""
+    from crossnav.index import python
+    src = (b"from docutils import nodes\n"
+           b"from docutils.nodes import Node\n"
+           b"\n"
+           b"def make_xref(contnode: Node | None):\n"
+           b"    title = contnode.astext()\n"
+           b"    contnode = nodes.Text(title)\n"
+           b"    contnode.astext()\n"
+           b"    for _ in range(2):\n"
+           b"        contnode = nodes.Element()\n"
+           b"    return contnode.walk()\n")
+    refs = {(r[0], r[1]): r[4] for r in python.extract(src, "sphinx.domains").refs if r[5] == "attr"}
+    assert refs[(4, 21)] == "docutils.nodes.Node().astext"
+    assert refs[(6, 13)] == "docutils.nodes.Text().astext"
+    assert refs[(9, 20)] == "docutils.nodes.Element().walk"
+
+
 def test_non_ascii_columns_are_code_points(conn, org):
     # `    label = "é😀"; slug = slugify(label)`: slugify starts at code point 25 (byte 29, UTF-16 unit 26)
     line, col = find(org.path("notifications", "acme/notify/email.py"), "slugify(label)", sub="slugify")

@@ -628,11 +628,11 @@ def references(ls: CrossnavServer, params: types.ReferenceParams):
     if params.context.include_declaration:
         locs = defs + [loc for loc in locs if loc not in defs]
     locs = ls.filter_cross(ctx, locs)
-    if truncated:
-        ls.window_log_message(types.LogMessageParams(
+    if truncated:   # shown, not only logged: a list cut at the limit looks complete otherwise
+        ls.window_show_message(types.ShowMessageParams(
             type=types.MessageType.Warning,
-            message=f"crossnav: more than {limit} references to {found.qualname}; showing the first {limit} "
-                    "(raise initializationOptions.maxReferences for more)"))
+            message=f"crossnav: more than {limit} references to {found.qualname}; showing the first {limit}, "
+                    "other repos' first (raise the maxReferences setting for more)"))
     result = ls.to_lsp_many(locs)
     token = params.partial_result_token
     if token is not None and len(result) > 500:

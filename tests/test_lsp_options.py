@@ -247,6 +247,24 @@ async def test_cross_only_list_applies_to_go_files_by_their_language(go_org):
         assert not warnings(c)
 
 
+async def test_references_beyond_the_limit_are_cut_with_a_shown_message(org):
+    """A list cut at maxReferences looks complete: the user is told, in the editor, not only in a log.
+    Other repos' uses come first (the home repo's are the ones an editor already finds)."""
+    async with session(org, {"maxReferences": 2}) as c:
+        got = await fees_refs(c)
+        declaration = where(c, *POLICY, "def compute_delay", "compute_delay")
+        ledger = c.org.repos["ledger"].as_uri() + "/"
+        uses = [g for g in got if g != declaration]
+        assert declaration in got and len(uses) == 2 and all(u[0].startswith(ledger) for u in uses), got
+        assert set(uses) < set(expected(c, ALL_REFS))
+        shown = [m.message for m in c.messages if m.type == types.MessageType.Warning]
+        assert shown == ["crossnav: more than 2 references to payments.retry.policy.compute_delay; showing the first 2, "
+                         "other repos' first (raise the maxReferences setting for more)"]
+    async with session(org, {}) as c:
+        assert await fees_refs(c) == expected(c, ALL_REFS)
+        assert not c.messages
+
+
 @pytest.mark.parametrize("options", [{"maxReferences": -1}, {"maxReferences": 0}, {"maxReferences": "many"},
                                      {"maxSymbols": 0}, {"jediBudget": -3}, {"maxReferences": True}])
 async def test_settings_out_of_range_keep_their_defaults(org, options):

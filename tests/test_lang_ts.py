@@ -82,6 +82,28 @@ def test_project_maps_built_entry_points_to_sources():
     assert p["tsconfig"][""]["paths"] == [("@/*", ["src/*"])]
 
 
+def test_a_bundle_named_after_its_package_maps_to_the_source_index(tmp_path):
+    """redux 5 ships `dist/redux.d.ts` and `dist/cjs/redux.cjs`, built from `src/index.ts`: the stem
+    maps to no source, so navigation stopped in the bundled .d.ts although src/ ships too."""
+    import json
+    for rel in ("src/index.ts", "src/types/store.ts", "dist/redux.d.ts", "dist/cjs/redux.cjs"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("export {}\n")
+    (tmp_path / "package.json").write_text(json.dumps({
+        "name": "redux", "main": "dist/cjs/redux.cjs", "types": "dist/redux.d.ts",
+        "exports": {"./package.json": "./package.json",
+                    ".": {"types": "./dist/redux.d.ts", "default": "./dist/cjs/redux.cjs"}}}))
+    files = ["package.json", "src/index.ts", "src/types/store.ts", "dist/redux.d.ts", "dist/cjs/redux.cjs"]
+    assert typescript.project(str(tmp_path), files)["entries"] == {"js:redux/src/index": ["js:redux"]}
+    # a JavaScript package whose entry is its own source keeps it
+    koa = tmp_path / "koa"
+    (koa / "lib").mkdir(parents=True)
+    (koa / "package.json").write_text(json.dumps({"name": "koa", "main": "lib/application.js"}))
+    (koa / "lib" / "application.js").write_text("module.exports = class Application {}\n")
+    assert typescript.project(str(koa), ["package.json", "lib/application.js"])["entries"] == \
+        {"js:koa/lib/application": ["js:koa"]}
+
+
 def test_project_of_a_monorepo():
     root = TS_ORG / "design-system"
     p = typescript.project(str(root), [])
@@ -194,6 +216,25 @@ def test_broken_and_minified_code_does_not_stop_extraction():
     minified = b"var x=function(){" + b"a.b(c);" * 20000 + b"};module.exports={x:x,y:function(){}}\n"
     facts = javascript.extract(minified, Unit("min.js", "", "js:app/min", False, {}))
     assert {d[0] for d in facts.defs} == {"js:app/min", "js:app/min.x", "js:app/min.y"}
+
+
+def test_generic_call_signatures_on_their_own_lines_keep_the_file():
+    """redux-thunk's ThunkDispatch: call signatures separated by line breaks only, the next starting
+    with `<`. TypeScript accepts it; tree-sitter-typescript 0.23 made the whole file one ERROR, so
+    nothing in it was defined and every import of it fell through to the bundled .d.ts."""
+    src = (b"export interface ThunkDispatch<S, E> {\n"
+           b"  <R>(thunk: (s: S) => R): R\n"
+           b"\n"
+           b"  // the base overload\n"
+           b"  <A extends string>(action: A): A\n"
+           b"}\n"
+           b"\n"
+           b"export type ThunkAction<R> = (d: ThunkDispatch<R, 1>) => R\n")
+    facts = typescript.extract(src, Unit("src/types.ts", "", "js:redux-thunk/src/types", False, {}))
+    assert facts.errors == 0
+    names = {d[0]: (d[8], d[9]) for d in facts.defs}   # identifier row, column: unchanged by the repair
+    assert names["js:redux-thunk/src/types.ThunkDispatch"] == (0, 17)
+    assert names["js:redux-thunk/src/types.ThunkAction"] == (7, 12)
 
 
 # ---------------------------------------------------------------------------- the fixture org, end to end

@@ -14,6 +14,8 @@ Qualified names: `js:<package>/<path without extension>` for a module, then `.Na
 """
 from __future__ import annotations
 
+import re
+
 import tree_sitter_javascript
 import tree_sitter_typescript
 from tree_sitter import Language
@@ -42,7 +44,28 @@ def extract(src: bytes, unit) -> FileFacts:
     """All facts of one TypeScript/JavaScript file (UTF-8 bytes)."""
     path = unit.path
     g = "tsx" if path.endswith(".tsx") else "ts" if path.endswith((".ts", ".mts", ".cts")) else "js"
-    return _Extractor(src, unit).run(_PARSE[g](src))
+    tree = _PARSE[g](src)
+    if g == "ts" and tree.root_node.has_error:
+        src, tree = _separated_call_signatures(src, tree)
+    return _Extractor(src, unit).run(tree)
+
+
+_CALL_SIGNATURE_LINE = re.compile(rb"(?m)^([ \t]*)[ \t](<[A-Za-z_$])")
+
+
+def _separated_call_signatures(src: bytes, tree):
+    """tree-sitter-typescript 0.23 loses a whole file (one ERROR root) to an interface whose generic
+    call signatures are separated by line breaks only (`): R` then `<A>(a: A): A` on the next line, as
+    in redux-thunk's ThunkDispatch). TypeScript accepts that; a `;` in place of the indentation's last
+    space before each line-leading `<` gives the grammar its separator, keeping every line and column.
+    Kept only where the file then parses with fewer errors."""
+    patched = _CALL_SIGNATURE_LINE.sub(rb"\1;\2", src)
+    if patched == src:
+        return src, tree
+    again = _PARSE["ts"](patched)
+    if count_errors(again.root_node) < count_errors(tree.root_node):
+        return patched, again
+    return src, tree
 
 
 def _clean_jsdoc(raw: str) -> str | None:

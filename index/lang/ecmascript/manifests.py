@@ -238,6 +238,25 @@ def _entry(files: Files, d: str, leaves: list) -> str | None:
     return None
 
 
+BUILD_DIRS = frozenset({"dist", "build", "out", "esm", "cjs", "umd", "es", "bundle"})
+
+
+def _built(rel: str) -> bool:
+    """A package-relative path in a bundler's output folder (`dist/cjs/redux.cjs`)."""
+    return rel.split("/", 1)[0] in BUILD_DIRS
+
+
+def _index_source(files: Files, d: str) -> str | None:
+    """`src/index.ts` (or lib/, source/) of a package whose root entry maps to no source by its
+    name: bundlers name their output after the package (redux's `dist/redux.d.ts`,
+    `dist/cjs/redux.cjs`), built from the source folder's index."""
+    for src in SOURCE_DIRS:
+        found = files.resolve(join(d, f"{src}/index"), (".ts", ".tsx", ".mts", ".cts"))
+        if found and not found.endswith(DTS_EXTS):
+            return found
+    return None
+
+
 def _wild_source(files: Files, d: str, leaf: str) -> str | None:
     """`./dist/utils/*.js` -> the package-relative source folder the `*` ranges over (`src/utils/`)."""
     pre, _, suf = leaf.partition("*")
@@ -290,6 +309,8 @@ def _package(files: Files, d: str, data: dict, proj: dict) -> None:
                 proj["wild"].setdefault(d, []).append((kpre, "" if ksuf in TS_EXTS + JS_EXTS + DTS_EXTS else strip_ext(ksuf), src))
             continue
         path = _entry(files, d, leaves)
+        if sub == "" and (path is None or path.endswith(DTS_EXTS) or _built(path[len(d) + 1:] if d else path)):
+            path = _index_source(files, d) or path
         if path is None:
             continue
         mod = module_name(proj, path)

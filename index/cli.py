@@ -286,6 +286,10 @@ def _summary(results, elapsed, db_path: Path, verbose: bool):
     for name, why in sorted(lang.UNAVAILABLE.items()):
         out.print(f"[yellow]{name} files were not indexed[/]: its grammar did not load ({why}); "
                   "reinstall crossnav (pip install -U crossnav) to get the grammar wheels it pins")
+    again = [r.name for r in results if r.reparsed]
+    if again:
+        out.print(f"parsed every file again in {len(again)} repo(s) ({', '.join(again[:5])}{', ...' if len(again) > 5 else ''}): "
+                  "the index was written by another version of crossnav's extractors or grammars", highlight=False)
     warnings = [w for r in results for w in (f"{r.name}: {x}" for x in r.warnings)]
     if warnings:
         shown = warnings if verbose else warnings[:5]

@@ -50,6 +50,35 @@ class RepoResult:
     languages: Counter = field(default_factory=Counter)   # lines parsed this run, per language
     warnings: list = field(default_factory=list)
     seconds: float = 0.0
+    reparsed: bool = False    # every file parsed again: the index was written by other extraction code
+
+
+_EXTRACTOR = None
+
+
+def extractor_version() -> str:
+    """A digest of what turns a file into rows: the extractors' code and the grammar wheels'
+    versions. A repo's rows record it (meta `extractor:<repo id>`); when it differs, as after an
+    upgrade of crossnav or a grammar, that repo's unchanged files are parsed again, so fixes reach
+    existing indexes without a rebuild."""
+    global _EXTRACTOR
+    if _EXTRACTOR is None:
+        import hashlib
+        import sys
+        from importlib.metadata import PackageNotFoundError, version
+        from pathlib import Path
+        from . import python as _python
+        h = hashlib.sha1()
+        for path in sorted(Path(lang.__file__).parent.rglob("*.py")) + [Path(_python.__file__)]:
+            h.update(path.read_bytes())
+        lang.languages()   # every grammar module imported
+        for mod in sorted(m for m in sys.modules if m.startswith("tree_sitter")):
+            try:
+                h.update(f"{mod} {version(mod.replace('_', '-'))}".encode())
+            except (PackageNotFoundError, ValueError):
+                pass
+        _EXTRACTOR = h.hexdigest()[:16]
+    return _EXTRACTOR
 
 
 _stage = None   # in a parser process: where its batches' rows go (staging.py)
@@ -184,7 +213,12 @@ class Indexer:
         repo_id = row[0] if row else None
         old: dict[str, tuple[int, str]] = {}
         if repo_id is not None:
-            old = {p: (fid, b) for fid, p, b in conn.execute("SELECT id, path, blob FROM files WHERE repo_id = ?", (repo_id,))}
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (f"extractor:{repo_id}",)).fetchone()
+            if row is not None and row[0] == extractor_version():
+                old = {p: (fid, b) for fid, p, b in conn.execute("SELECT id, path, blob FROM files WHERE repo_id = ?", (repo_id,))}
+            else:   # written by other extraction code (an upgrade): every file is parsed again, as if changed
+                old = {p: (fid, None) for fid, p in conn.execute("SELECT id, path FROM files WHERE repo_id = ?", (repo_id,))}
+                res.reparsed = bool(old)
         current = source_files(repo)
         if self.languages is not None:
             current = {p: b for p, b in current.items() if lang.for_path(p).NAME in self.languages}
@@ -195,7 +229,7 @@ class Indexer:
             if prev is not None and blob is not None and prev[1] == blob:
                 res.unchanged += 1
                 continue
-            if prev is not None and blob is None:
+            if prev is not None and blob is None and prev[1] is not None:
                 # modified in the work tree: hash it to see if it differs from what we stored
                 try:
                     with open(repo.root / path, "rb") as f:
@@ -345,6 +379,7 @@ class Indexer:
             res.total_defs, res.total_refs = held[0] + res.defs, held[1] + res.refs
             conn.execute("INSERT OR REPLACE INTO repo_totals(repo_id, defs, refs) VALUES (?, ?, ?)",
                          (repo_id, res.total_defs, res.total_refs))
+            conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (f"extractor:{repo_id}", extractor_version()))
             totals = conn.execute("SELECT count(*), coalesce(sum(lines), 0) FROM files WHERE repo_id = ?", (repo_id,)).fetchone()
             conn.execute(
                 "UPDATE repos SET root=?, remote=?, web_url=?, head=?, branch=?, dist=CASE WHEN ? THEN ? ELSE dist END,"

@@ -254,6 +254,10 @@ class Merger:
                     res.refs = cur.rowcount
             conn.execute("INSERT OR REPLACE INTO main.repo_totals(repo_id, defs, refs) VALUES (?, ?, ?)",
                          (rid, res.defs, res.refs))
+            # which extraction code wrote the rows (indexer.extractor_version) travels with them
+            conn.execute("DELETE FROM main.meta WHERE key = ?", (f"extractor:{rid}",))
+            conn.execute("INSERT INTO main.meta(key, value) SELECT ?, value FROM s.meta WHERE key = ?",
+                         (f"extractor:{rid}", f"extractor:{c.repo_id}"))
             for table in ("packages", "skipped"):
                 cols = self._cols(table, drop=("repo_id",))
                 conn.execute(f"INSERT OR IGNORE INTO main.{table}(repo_id, {', '.join(cols)}) "

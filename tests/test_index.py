@@ -666,6 +666,31 @@ def test_reindex_unchanged_parses_nothing(small_org):
     assert files_rows(db) == before
 
 
+def test_rows_from_other_extraction_code_are_parsed_again(small_org):
+    """Fixes to an extractor (or a new grammar wheel) reach an existing index: a repo whose rows were
+    written by other extraction code has every file parsed again, once, and the summary says why."""
+    repos, db = small_org
+    c = sqlite3.connect(db)
+    keys = dict(c.execute("SELECT key, value FROM meta WHERE key LIKE 'extractor:%'"))
+    assert len(keys) == 2 and len(set(keys.values())) == 1           # one per repo, the same code
+    c.execute("UPDATE meta SET value = 'older' WHERE key = ?", (f"extractor:{repo_id(c, 'ledger')}",))
+    c.execute("DELETE FROM meta WHERE key = ?", (f"extractor:{repo_id(c, 'payments')}",))  # before the key existed
+    c.commit()
+    defs = c.execute("SELECT count(*) FROM defs").fetchone()[0]
+    c.close()
+    r = index(db, *repos.values())
+    assert r.returncode == 0, r.stderr
+    assert "indexed payments: 3 parsed, 0 unchanged, 0 removed" in r.stderr
+    assert "indexed ledger: 6 parsed, 0 unchanged, 0 removed" in r.stderr
+    assert "parsed every file again in 2 repo(s) (payments, ledger)" in r.stdout
+    c = sqlite3.connect(db)
+    assert dict(c.execute("SELECT key, value FROM meta WHERE key LIKE 'extractor:%'")) == keys
+    assert c.execute("SELECT count(*) FROM defs").fetchone()[0] == defs     # replaced, not added twice
+    c.close()
+    r = index(db, *repos.values())
+    assert parsed_count(r) == 0 and "parsed every file again" not in r.stdout
+
+
 def test_languages_option_limits_and_is_remembered(tmp_path):
     repo = tmp_path / "mixed"
     (repo / "tool").mkdir(parents=True)

@@ -266,6 +266,39 @@ def test_glob_import_in_a_function_and_variant_constructors():
         (*at(2, "Kind"), "rust:m.Kind"), (*at(2, "Two"), None)])                                    # no glob in g
 
 
+def test_items_behind_cfg_macros_are_defined_where_they_stand():
+    """tokio and mio: `cfg_net! { pub use ...; }` at module level, `impl Poll { cfg_os_poll! { pub fn new() } }`.
+    A held-out check on Debian's tokio found mio::Poll::new and mio::net::SocketAddr undefined behind them."""
+    src = """use std::io;
+
+cfg_net! {
+    pub use self::tcp::TcpStream;
+    cfg_os_poll! {
+        pub fn helper() {}
+    }
+}
+
+pub struct Poll {}
+
+impl Poll {
+    cfg_os_poll! {
+        /// Return a new Poll handle.
+        pub fn new() -> io::Result<Poll> { todo!() }
+    }
+}
+
+bitflags! {
+    pub struct Flags: u32 { const A = 1; }
+}
+"""
+    f = facts_of(src, module="rust:mio.poll", path="src/poll.rs")
+    defs = {d[0]: (d[2], d[8], d[9], d[12]) for d in f.defs}
+    assert defs["rust:mio.poll.Poll.new"] == ("method", 14, 15, "Return a new Poll handle.")   # line and column kept
+    assert defs["rust:mio.poll.helper"] == ("function", 5, 15, None)                           # nested: cfg_net! { cfg_os_poll! {
+    assert ("rust:mio.poll.TcpStream", "rust:mio.poll.tcp.TcpStream") in {a[:2] for a in f.aliases}
+    assert f.errors == 0 and not any(q.endswith(".Flags") for q in defs)   # other macros' bodies stay tokens
+
+
 def test_macro_body_items_and_macro_arguments():
     src = '''macro_rules! declare_error_trait {
     (Error: Sized) => {

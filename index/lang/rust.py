@@ -1225,4 +1225,39 @@ def module_of(project: dict, path: str) -> tuple[str, bool]:
 
 
 def extract(src: bytes, unit: Unit) -> FileFacts:
-    return _Extractor(src, unit).run(parse(src))
+    tree = parse(src)
+    if b"cfg_" in src:
+        src, tree = _unwrap_cfg_macros(src, tree)
+    return _Extractor(src, unit).run(tree)
+
+
+_CFG_QUERY = Query(LANGUAGE, "(macro_invocation macro: (identifier) @name (token_tree) @body) @call")
+_ITEM_PARENTS = frozenset({"source_file", "declaration_list"})
+
+
+def _unwrap_cfg_macros(src: bytes, tree):
+    """tokio and mio gate whole groups of items behind `cfg_net! { pub use ...; pub fn ...; }`: to
+    tree-sitter a macro body is tokens, so none of them was defined. A `cfg_*!` macro at item level
+    passes its items through unchanged, so its `name! {` and closing `}` are blanked (spaces, lines and
+    columns kept) and the file parsed again, the items then in their module or `impl`. Nested ones
+    come out on the next pass. Kept only where the file parses no worse."""
+    errors = count_errors(tree.root_node)
+    for _ in range(4):
+        spans = []
+        for _, caps in QueryCursor(_CFG_QUERY).matches(tree.root_node):
+            call, name, body = caps["call"][0], caps["name"][0], caps["body"][0]
+            if (name.text.startswith(b"cfg_") and name.text != b"cfg_if" and body.text[:1] == b"{"
+                    and call.parent is not None and call.parent.type in _ITEM_PARENTS):
+                spans.append((call.start_byte, body.start_byte + 1))
+                spans.append((body.end_byte - 1, body.end_byte))
+        if not spans:
+            break
+        out = bytearray(src)
+        for a, b in spans:
+            out[a:b] = bytes(32 if c not in (10, 13) else c for c in out[a:b])
+        again = parse(bytes(out))
+        n = count_errors(again.root_node)
+        if n > errors:
+            break
+        src, tree, errors = bytes(out), again, n
+    return src, tree

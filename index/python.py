@@ -1009,6 +1009,7 @@ def project(root: str, paths: list[str]) -> dict:
         roots.append(("src", "src-layout"))
     roots.sort(key=lambda r: -len(r[0]))
     import_roots = [r for r, _ in roots] + [""]
+    configured = {r.split("/")[0] for r, _ in roots}   # `python/` of a maturin project is a root, not a package
     seen = set()
     for rel, source in roots + [("", "root")]:
         base = root / rel if rel else root
@@ -1020,7 +1021,8 @@ def project(root: str, paths: list[str]) -> dict:
             name = e.name
             if name.startswith((".", "_")) and name != "__init__.py" or name in SKIP_DIRS:
                 continue
-            if not rel and name in ("tests", "test", "docs", "doc", "examples", "benchmarks", "scripts", "src", "build", "dist"):
+            if not rel and (name in ("tests", "test", "docs", "doc", "examples", "benchmarks", "scripts", "src", "build", "dist")
+                            or name in configured):
                 continue
             if e.is_dir() and name.isidentifier():
                 if (Path(e.path) / "__init__.py").exists() or _has_python(Path(e.path)):
@@ -1074,9 +1076,20 @@ def _configured_roots(root: Path) -> tuple[list[str], str | None]:
             if isinstance(p, dict) and isinstance(p.get("from"), str):
                 roots.append(p["from"].strip("/"))
         hatch = (((tool.get("hatch") or {}).get("build") or {}).get("targets") or {}).get("wheel") or {}
-        for p in hatch.get("packages", []) or []:
+        skb = (tool.get("scikit-build") or {}).get("wheel") or {}
+        for p in list(hatch.get("packages", []) or []) + list(skb.get("packages", []) or []):
             if isinstance(p, str) and "/" in p.strip("/"):
                 roots.append(p.strip("/").rsplit("/", 1)[0])
+        sources = hatch.get("sources")   # ["src"], or {"src" = ""}: that folder's contents install at the top
+        if isinstance(sources, list):
+            roots.extend(x.strip("/") for x in sources if isinstance(x, str))
+        elif isinstance(sources, dict):
+            roots.extend(k.strip("/") for k, v in sources.items() if isinstance(k, str) and v in ("", "/"))
+        # maturin (Rust extensions with Python code beside them: pydantic-core's python/) and pdm
+        for folder in ((tool.get("maturin") or {}).get("python-source"),
+                       ((tool.get("pdm") or {}).get("build") or {}).get("package-dir")):
+            if isinstance(folder, str):
+                roots.append(folder.strip("/"))
     sc = root / "setup.cfg"
     if sc.is_file():
         cp = configparser.ConfigParser(interpolation=None)

@@ -206,6 +206,21 @@ def test_locals_shadow_imports():
                     (2, g.index("= Client;") + 2, "js:pkg.Client")]
 
 
+def test_a_json_require_is_data_not_a_module():
+    """statuses: `var codes = require('./codes.json'); status.message = codes`. The member was an alias
+    into `codes.json`, where nothing is indexed, so definition fell to a name search that landed in
+    another repo (koa's `get message()`). Now it follows the value, as for any other variable."""
+    src = (b"var codes = require('./codes.json')\n"
+           b"module.exports = status\n"
+           b"function status () {}\n"
+           b"status.message = codes\n")
+    facts = javascript.extract(src, Unit("index.js", "", "js:statuses/index", True, {}))
+    aliases = {a[0]: a[1] for a in facts.aliases}
+    assert aliases["js:statuses/index.status.message"] == "js:statuses/index.codes"
+    assert "js:statuses/index.codes" in {d[0] for d in facts.defs}
+    assert not any("json" in t for t in aliases.values())
+
+
 def test_broken_and_minified_code_does_not_stop_extraction():
     src = (b"export function before(): number { return 1 }\n"
            b"export class A {\n  m(: string) { }\n}\n"

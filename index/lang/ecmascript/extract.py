@@ -194,6 +194,8 @@ class _Extractor(CommonJS, Uses):
 
     def _resolve_spec(self, spec: str):
         path = self.unit.path
+        if spec.endswith(".json"):   # data, not code: nothing in it is indexed, so nothing to alias to
+            return None, None
         if spec.startswith((".", "/")):
             base = path.rpartition("/")[0]
             rel = mf.join(base, spec) if not spec.startswith("/") else mf.norm(spec.lstrip("/"))

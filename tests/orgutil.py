@@ -166,3 +166,14 @@ def to_client_units(line_text: str, col: int, encoding: str) -> int:
     if encoding == "utf-32":
         return col
     return len(prefix.encode("utf-16-le")) // 2
+
+
+async def stop_session(c) -> None:
+    """End a pytest-lsp client's server, also after a failed assertion: stop() alone waits for the
+    server to exit, and one that does not answer shutdown is killed."""
+    import asyncio
+    try:
+        await asyncio.wait_for(c.shutdown_session(), 20)
+    except Exception:  # noqa: BLE001
+        c._server.kill()
+    await c.stop()

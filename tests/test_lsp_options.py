@@ -2,7 +2,6 @@
 list of the languages it applies to, from initializationOptions and workspace/didChangeConfiguration)."""
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import shutil
 
@@ -11,7 +10,7 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-from orgutil import SERVE, TESTS, find, index, init_repo, to_client_units
+from orgutil import SERVE, TESTS, find, index, init_repo, stop_session, to_client_units
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -112,11 +111,7 @@ async def session(org, init_options: dict, env: dict | None = None):
         c.org = org
         yield c
     finally:
-        try:     # also after a failed assertion: stop() waits for the server to exit
-            await asyncio.wait_for(c.shutdown_session(), 20)
-        except Exception:  # noqa: BLE001 - a server that does not answer shutdown is ended
-            c._server.kill()
-        await c.stop()
+        await stop_session(c)
 
 
 async def fees_refs(c):

@@ -22,6 +22,10 @@ _STRONG_SQL = ",".join(f"'{k}'" for k in sorted(STRONG))
 # A definition whose full range is exactly its name is a declaration without a body (a C prototype,
 # an in-class C++ method declaration): the definitions with a body of that qualname come first.
 _DECLARATION_LAST = "(d.line = d.name_line AND d.col = d.name_col AND d.end_line = d.name_line AND d.end_col = d.name_end_col)"
+# A definition in a repo's tests or examples (zstd's examples/roundtrip.c stub of ZSTD_isError, zlib's
+# test/minigzip.c typedef of gzFile) gives way to the library's own of the same qualified name.
+AUX_DIRS = ("test", "tests", "testing", "example", "examples", "demo", "demos", "sample", "samples", "benchmarks")
+_AUXILIARY = "(" + " OR ".join(f"('/' || f.path) GLOB '*/{d}/*'" for d in AUX_DIRS) + ")"
 
 MEMBER_KINDS = {"method", "attribute", "property", "field"}
 
@@ -295,9 +299,10 @@ class Index:
         return self.q(
             f"""SELECT d.*, f.path, f.ascii, r.name AS repo, r.root, r.id AS rid,
                       EXISTS(SELECT 1 FROM packages p WHERE p.repo_id = r.id AND (p.package = ?1
-                             OR substr(?1, 1, length(p.package) + 1) IN (p.package || '.', p.package || '/'))) AS provides
+                             OR substr(?1, 1, length(p.package) + 1) IN (p.package || '.', p.package || '/'))) AS provides,
+                      {_AUXILIARY} AS aux
                FROM defs d JOIN files f ON f.id = d.file_id JOIN repos r ON r.id = d.repo_id
-               WHERE d.qualname = ?1 ORDER BY provides DESC, d.kind IN ({_STRONG_SQL}) DESC,
+               WHERE d.qualname = ?1 ORDER BY provides DESC, aux, d.kind IN ({_STRONG_SQL}) DESC,
                {_DECLARATION_LAST}, r.name, f.path, d.id LIMIT ?2""", (qualname, limit))
 
     def defs_by_name(self, name: str, limit: int = 50) -> list[sqlite3.Row]:

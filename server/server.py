@@ -271,7 +271,7 @@ class CrossnavServer(LanguageServer):
         if rows:
             best = rows[0]
             rows = [r for r in rows if (r["provides"] or not best["provides"] or r["rid"] == best["rid"])
-                    and _declaration_only(r) <= _declaration_only(best)]
+                    and _declaration_only(r) <= _declaration_only(best) and r["aux"] <= best["aux"]]
         locs = [Loc(r["repo"], r["root"], r["path"], r["name_line"], r["name_col"], r["name_line"], r["name_end_col"], bool(r["ascii"]))
                 for r in rows]
         return self.reanchor(locs, qualname)

@@ -108,6 +108,74 @@ def test_c_fragment_conditionals_do_not_swallow_the_file():
     assert d["c:a"][4:7:2] == (0, 9) and d["c:b"][8] == 10
 
 
+def test_conditionals_that_are_whole_statements_keep_every_branch():
+    """libarchive's xar reader: `#if !(defined(A) &&` continued over lines with a backslash, a stub, `#else`, then the
+    real code. The continuation was read as part of the first branch, whose parentheses then did not
+    balance, so the `#else` branch (3,000 lines) was blanked. And an `#ifdef` right after an
+    `#include <x.h>` line is not inside an expression, whatever the line ends with."""
+    f = facts("#include <zlib.h>\n"
+              "#if !(defined(HAVE_ZLIB_H) &&\\\n"
+              "      defined(HAVE_LIBXML2))\n"
+              "int stub(void) { return 0; }\n"
+              "#else\n"
+              "int real(void) { return inflate(0, 0); }\n"
+              "#endif\n"
+              "#include <bzlib.h>\n"
+              "#ifdef HAVE_BZLIB_H\n"
+              "int with_bz(void) { return 1; }\n"
+              "#else\n"
+              "int without_bz(void) { return 0; }\n"
+              "#endif\n")
+    d = defs_by_qual(f)
+    assert {"c:stub", "c:real", "c:with_bz", "c:without_bz"} <= set(d)
+    assert ("inflate", "c:inflate") in {(r[3], r[4]) for r in f.refs}
+
+
+def test_api_names_inside_a_calling_convention_macro():
+    """bzip2 declares and defines every function as `int BZ_API(BZ2_bzCompressInit) (...)`: the
+    definition was `BZ_API`, so libarchive's 23 calls into bzip2 found nothing."""
+    f = facts("int BZ_API(BZ2_bzCompressInit)\n    ( bz_stream* strm, int blockSize100k )\n{\n   return 0;\n}\n"
+              "BZ_EXTERN int BZ_API(BZ2_bzDecompress) (\n      bz_stream *strm\n   );\n", path="bzlib.c")
+    d = defs_by_qual(f)
+    assert d["c:BZ2_bzCompressInit"][8:10] == (0, 11) and d["c:BZ2_bzCompressInit"][2] == "function"
+    assert "c:BZ2_bzDecompress" in d and "c:BZ_API" not in d
+
+
+@pytest.mark.asyncio
+async def test_a_library_definition_ranks_before_its_examples_and_tests(tmp_path):
+    """One global C namespace: zstd's examples/roundtrip.c stubs ZSTD_isError, zlib's test/minigzip.c
+    declares its own gzFile. A caller in another repo lands on the library's, and only there."""
+    from pytest_lsp import ClientServerConfig, client_capabilities
+
+    from orgutil import SERVE, find, index, init_repo, stop_session
+    lib, app = tmp_path / "zstd", tmp_path / "app"
+    for rel, text in (("lib/zstd.h", "unsigned ZSTD_isError(unsigned long code);\n"),
+                      ("lib/common/zstd_common.c", "#include \"zstd.h\"\nunsigned ZSTD_isError(unsigned long code) { return code > 1; }\n"),
+                      ("examples/roundtrip.c", "static int x;\nunsigned ZSTD_isError(unsigned long c) { return 0; }\n"),
+                      ("tests/fuzz.c", "unsigned ZSTD_isError(unsigned long c) { return 1; }\n")):
+        (lib / rel).parent.mkdir(parents=True, exist_ok=True)
+        (lib / rel).write_text(text)
+    (app / "src").mkdir(parents=True)
+    (app / "src" / "use.c").write_text("#include <zstd.h>\nint check(unsigned long r) { return ZSTD_isError(r); }\n")
+    init_repo(lib)
+    init_repo(app)
+    db = tmp_path / "c.db"
+    assert index(db, lib, app).returncode == 0
+    c = await ClientServerConfig(server_command=[*SERVE, "--db", str(db)]).start()
+    try:
+        await c.initialize_session(types.InitializeParams(capabilities=client_capabilities("neovim"), root_uri=app.as_uri()))
+        use = app / "src" / "use.c"
+        c.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
+            uri=use.as_uri(), language_id="c", version=1, text=use.read_text())))
+        line, col = find(use, "ZSTD_isError(r)", 0, "ZSTD_isError")
+        got = await c.text_document_definition_async(types.DefinitionParams(
+            text_document=types.TextDocumentIdentifier(uri=use.as_uri()), position=types.Position(line=line, character=col)))
+        body = lib / "lib" / "common" / "zstd_common.c"
+        assert [(g.uri, g.range.start.line) for g in got] == [(body.as_uri(), 1)]
+    finally:
+        await stop_session(c)
+
+
 def test_cpp_namespaces_classes_methods_using():
     src = ("namespace a { namespace b {\n/// A thing.\nclass Foo : public Base {\n public:\n  Foo();\n  int m(int x) const;\n"
            "  int v;\n};\nint Foo::m(int x) const { return g(v) + this->v; }\n}}\n"

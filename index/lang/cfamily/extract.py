@@ -356,6 +356,10 @@ class _Extractor:
         while d is not None:
             t = d.type
             if t == "function_declarator":
+                if func is not None:
+                    wrapped = _macro_wrapped_name(d)
+                    if wrapped is not None:
+                        return wrapped, func
                 func = func or d
                 d = d.child_by_field_name("declarator")
             elif func is not None and t in ("pointer_declarator", "reference_declarator"):
@@ -871,3 +875,21 @@ def _clean_comment(text: str) -> str | None:
         line = _COMMENT_LINE.sub("", line, count=1).rstrip("*").rstrip()
         lines.append(line)
     return first_paragraph(lines, 1000)
+
+
+def _macro_wrapped_name(inner):
+    """`int BZ_API(BZ2_bzCompressInit) (bz_stream *strm)`: bzip2 (and Windows-minded C libraries) wrap
+    every API name in a calling-convention macro. To the grammar the inner `BZ_API(BZ2_x)` is a
+    function declarator of BZ_API whose one parameter is a type named BZ2_x: that type is the name."""
+    macro = inner.child_by_field_name("declarator")
+    params = inner.child_by_field_name("parameters")
+    if macro is None or macro.type != "identifier" or params is None:
+        return None
+    name = macro.text
+    if not name.isupper() or params.named_child_count != 1:
+        return None
+    p = params.named_children[0]
+    if p.type != "parameter_declaration" or p.child_by_field_name("declarator") is not None:
+        return None
+    t = p.child_by_field_name("type")
+    return t if t is not None and t.type == "type_identifier" else None

@@ -244,7 +244,8 @@ def blanker(decor, ident, definers=None, namespaces=None):
     return blank
 
 
-_COND = re.compile(rb"^[ \t]*#[ \t]*(if|ifdef|ifndef|elif|else|endif)\b[^\n]*", re.M)
+# a directive runs on over lines that end with a backslash (`#if !(defined(A) &&\` + `defined(B))`)
+_COND = re.compile(rb"^[ \t]*#[ \t]*(if|ifdef|ifndef|elif|else|endif)\b(?:\\\r?\n|[^\n])*", re.M)
 _OPERATOR_END = frozenset(b"(,=?:|&+-*/<>![%^~")
 
 
@@ -282,6 +283,8 @@ def _fragment(src: bytes, cond: list) -> bool:
         return True
     before = src[max(0, cond[0].start() - 200):cond[0].start()]
     before = _COMMENT.sub(b" ", before).rstrip()
+    if before.rpartition(b"\n")[2].lstrip().startswith(b"#"):   # after `#include <x.h>`: no expression open
+        return False
     return bool(before) and before[-1] in _OPERATOR_END and not before.endswith((b"*/", b"//"))
 
 

@@ -104,6 +104,11 @@ def _apt(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
         raise DownloadFailed(f"apt-get {' '.join(args)}: {e}") from e
 
 
+def _tarballs(d: Path, package: str) -> list[Path]:
+    """The upstream tarballs in `d`, not their detached signatures (`.orig.tar.xz.asc` sorts last)."""
+    return sorted(p for p in d.glob(f"{package}_*.orig.tar.*") if not p.name.endswith((".asc", ".sig")))
+
+
 def orig_tarball(package: str) -> Path:
     """The cached upstream tarball of a Debian source package (downloaded on first use)."""
     d = SOURCE_TARBALLS / package
@@ -111,7 +116,7 @@ def orig_tarball(package: str) -> Path:
     if not d.exists() and legacy.is_dir():
         SOURCE_TARBALLS.mkdir(parents=True, exist_ok=True)
         os.replace(legacy, d)
-    found = sorted(d.glob(f"{package}_*.orig.tar.*"))
+    found = _tarballs(d, package)
     if found:
         return found[-1]
     d.mkdir(parents=True, exist_ok=True)
@@ -120,7 +125,7 @@ def orig_tarball(package: str) -> Path:
         if out.returncode != 0:
             raise DownloadFailed(f"apt-get update (deb-src) failed: {out.stderr.strip()[-300:]}")
     out = _apt("source", "--download-only", package, cwd=d)
-    found = sorted(d.glob(f"{package}_*.orig.tar.*"))
+    found = _tarballs(d, package)
     if out.returncode != 0 or not found:
         raise DownloadFailed(f"apt-get source {package} failed: {out.stderr.strip()[-300:]}")
     return found[-1]

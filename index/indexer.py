@@ -215,7 +215,9 @@ class Indexer:
         if repo_id is not None:
             row = conn.execute("SELECT value FROM meta WHERE key = ?", (f"extractor:{repo_id}",)).fetchone()
             if row is not None and row[0] == extractor_version():
-                old = {p: (fid, b) for fid, p, b in conn.execute("SELECT id, path, blob FROM files WHERE repo_id = ?", (repo_id,))}
+                # a file now over the size limit (a smaller --max-file-size) counts as changed: it leaves the index
+                old = {p: (fid, b if (size or 0) <= self.max_file_size else None) for fid, p, b, size in
+                       conn.execute("SELECT id, path, blob, size FROM files WHERE repo_id = ?", (repo_id,))}
             else:   # written by other extraction code (an upgrade): every file is parsed again, as if changed
                 old = {p: (fid, None) for fid, p in conn.execute("SELECT id, path FROM files WHERE repo_id = ?", (repo_id,))}
                 res.reparsed = bool(old)

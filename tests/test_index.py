@@ -714,6 +714,27 @@ def test_rows_from_other_extraction_code_are_parsed_again(small_org):
     assert parsed_count(r) == 0 and "parsed every file again" not in r.stdout
 
 
+def test_a_smaller_size_limit_drops_files_already_indexed(small_org):
+    """`--max-file-size` is remembered and applies to the whole index: lowering it removed nothing
+    before (unchanged blobs were kept whatever their size), so the index disagreed with its setting."""
+    repos, db = small_org
+    ledger = repos["ledger"]
+    (ledger / "ledger" / "tables.py").write_text("".join(f"RATE_{i} = {i}\n" for i in range(400)))   # ~5 KiB
+    commit_all(ledger, "rate tables")
+    assert index(db, *repos.values()).returncode == 0
+    c = sqlite3.connect(db)
+    big = {p for p, size in c.execute("SELECT path, size FROM files") if size > 1024}
+    c.close()
+    assert "ledger/tables.py" in big
+    r = index(db, *repos.values(), extra=("--max-file-size", "1"))
+    assert r.returncode == 0, r.stderr
+    c = sqlite3.connect(db)
+    assert not big & {p for (p,) in c.execute("SELECT path FROM files")}
+    assert big <= {p for p, why in c.execute("SELECT path, reason FROM skipped") if why == "larger than 1 KiB"}
+    assert c.execute("SELECT count(*) FROM files WHERE size > 1024").fetchone()[0] == 0
+    c.close()
+
+
 def test_languages_option_limits_and_is_remembered(tmp_path):
     repo = tmp_path / "mixed"
     (repo / "tool").mkdir(parents=True)

@@ -238,7 +238,7 @@ class CrossnavServer(LanguageServer):
             name, target = t[3], t[4]
             canon = index.canonical(target)
             if canon:
-                locs = self.def_locations(canon)
+                locs = self.def_locations(canon, _call_arity(doc.lines, t[0], t[2]))
                 if locs:
                     return Found(canon, name, self.kind_of(canon)), locs
         if not allow_infer:
@@ -262,16 +262,19 @@ class CrossnavServer(LanguageServer):
                 return Found(None, name, None, approximate=True, via="name-search"), locs
         return (Found(None, name, None) if name else None), []
 
-    def def_locations(self, qualname: str) -> list[Loc]:
+    def def_locations(self, qualname: str, arity: int | None = None) -> list[Loc]:
         """Where a qualified name is defined: the best definition, plus others only where they are as
         good (a conditional second definition). Copies in repos that do not provide the package
         (vendored, forked) give way to the providing repo, and declarations (a C prototype) to a
-        definition with a body, so an editor jumps instead of opening a list."""
-        rows = self.index.defs(qualname, limit=5)
+        definition with a body, so an editor jumps instead of opening a list. Overloads share a
+        qualified name: from a call with `arity` arguments, those with as many parameters come first."""
+        rows = self.index.defs(qualname, limit=5 if arity is None else 20)
         if rows:
             best = rows[0]
             rows = [r for r in rows if (r["provides"] or not best["provides"] or r["rid"] == best["rid"])
                     and _declaration_only(r) <= _declaration_only(best) and r["aux"] <= best["aux"]]
+            if arity is not None and len(rows) > 1:
+                rows.sort(key=lambda r: _param_count(r["signature"], r["name"]) != arity)
         locs = [Loc(r["repo"], r["root"], r["path"], r["name_line"], r["name_col"], r["name_line"], r["name_end_col"], bool(r["ascii"]))
                 for r in rows]
         return self.reanchor(locs, qualname)
@@ -653,6 +656,59 @@ def hover(ls: CrossnavServer, params: types.HoverParams):
     if found is None or not locs:
         return None
     return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=hover_text(ls, found, locs[0])))
+
+
+_OPEN, _CLOSE = "([{", ")]}"
+
+
+def _call_arity(lines, line: int, col: int) -> int | None:
+    """Arguments of the call whose callee name ends at (line, col) in the live text: `f(a, g(b, c))`
+    -> 2; None when no `(` follows the name."""
+    text = "".join(lines[line:line + 30])[col:] if 0 <= line < len(lines) else ""
+    i = len(text) - len(text.lstrip())
+    if not text[i:i + 1] == "(":
+        return None
+    return _count_items(text, i)
+
+
+def _param_count(signature: str | None, name: str) -> int | None:
+    """Parameters in a definition's signature line: `void write(String s, int off, int len)` -> 3."""
+    if not signature:
+        return None
+    at = signature.find(name + "(")
+    if at < 0:
+        return None
+    return _count_items(signature, at + len(name), angle=True)
+
+
+def _count_items(text: str, start: int, angle: bool = False) -> int | None:
+    """Comma-separated items between the `(` at `start` and its `)`, skipping nested brackets and
+    strings (and `<...>` in a signature, where `Map<K, V>` is one parameter)."""
+    depth, items, quote, seen = 0, 0, None, False
+    i = start
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            if ch == "\\":
+                i += 1
+            elif ch == quote:
+                quote = None
+        elif ch in "\"'`":
+            quote, seen = ch, True
+        elif ch in _OPEN or (angle and ch == "<"):
+            depth += 1
+            if depth > 1:
+                seen = True
+        elif ch in _CLOSE or (angle and ch == ">" and depth > 1):
+            depth -= 1
+            if depth == 0:
+                return items + 1 if seen else 0
+        elif ch == "," and depth == 1:
+            items += 1
+        elif not ch.isspace() and depth >= 1:
+            seen = True
+        i += 1
+    return None
 
 
 def _use_over_def(d, refs):

@@ -276,3 +276,45 @@ def test_columns_are_code_points_after_non_ascii_text():
     k = facts_of(kotlin, 'package p\nval s = "ü"; val t = Foo()\n')
     line = 'val s = "ü"; val t = Foo()'
     assert ("Foo", line.index("Foo"), line.index("Foo") + 3) in {(r[3], r[1], r[2]) for r in k.refs}
+
+
+@pytest.mark.asyncio
+async def test_a_call_lands_on_the_overload_with_as_many_parameters(tmp_path):
+    """Overloads share one qualified name: jackson-databind's `g.writeStartObject(this, node.size())`
+    landed on `writeStartObject()`, the first declared (57 of 204 calls to overloaded jackson-core
+    methods). The call's argument count now picks the overload, in declaration order among equals."""
+    from pytest_lsp import ClientServerConfig, client_capabilities
+
+    from orgutil import SERVE, index, init_repo, stop_session
+    lib, app = tmp_path / "core", tmp_path / "app"
+    gen = lib / "src" / "main" / "java" / "com" / "acme" / "core" / "Gen.java"
+    gen.parent.mkdir(parents=True)
+    gen.write_text("package com.acme.core;\n\npublic class Gen {\n"
+                   "    public void write() { }\n"
+                   "    public void write(Object value) { }\n"
+                   "    public void write(java.util.Map<String, Object> value, int size) { }\n"
+                   "    public void flush() { }\n}\n")
+    use = app / "src" / "main" / "java" / "com" / "acme" / "app" / "Use.java"
+    use.parent.mkdir(parents=True)
+    use.write_text("package com.acme.app;\n\nimport com.acme.core.Gen;\n\nclass Use {\n"
+                   "    void run(Gen g, java.util.Map<String, Object> m) {\n"
+                   "        g.write(m, m.size());\n        g.write(\"a, b\");\n        g.write();\n        g.write(\n            m,\n            0);\n"
+                   "    }\n}\n")
+    init_repo(lib)
+    init_repo(app)
+    db = tmp_path / "jvm.db"
+    assert index(db, lib, app).returncode == 0
+    c = await ClientServerConfig(server_command=[*SERVE, "--db", str(db)]).start()
+    try:
+        await c.initialize_session(types.InitializeParams(capabilities=client_capabilities("neovim"), root_uri=app.as_uri()))
+        c.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
+            uri=use.as_uri(), language_id="java", version=1, text=use.read_text())))
+        lines = use.read_text().split("\n")
+        for needle, want in (("g.write(m, m.size())", 5), ('g.write("a, b")', 4), ("g.write();", 3), ("g.write(\n", 5)):
+            line = next(i for i, ln in enumerate(lines) if needle.split("\n")[0] in ln and (needle.endswith("\n") == ln.rstrip().endswith("(")))
+            col = lines[line].index("write")
+            got = await c.text_document_definition_async(types.DefinitionParams(
+                text_document=types.TextDocumentIdentifier(uri=use.as_uri()), position=types.Position(line=line, character=col)))
+            assert got and (got[0].uri, got[0].range.start.line) == (gen.as_uri(), want), (needle, got)
+    finally:
+        await stop_session(c)

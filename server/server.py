@@ -212,7 +212,7 @@ class CrossnavServer(LanguageServer):
             return ("ref", (exact or refs)[0]) if refs else None
         for d in ctx.facts.defs:
             if d[8] == line and d[9] <= ch <= d[10] and d[2] != "module":
-                return _use_over_def(d, [r for r in ctx.facts.refs if r[0] == line and r[1] == d[9]])
+                return _use_over_def(d, [r for r in ctx.facts.refs if r[0] == line and r[1] <= ch <= r[2]])
         best = None
         for r in ctx.facts.refs:
             if r[0] == line and r[1] <= ch <= r[2]:
@@ -712,11 +712,12 @@ def _count_items(text: str, start: int, angle: bool = False) -> int | None:
 
 
 def _use_over_def(d, refs):
-    """('def', d), unless the same identifier also uses another symbol: a Go embedded field
-    (`struct { pkg.T }`) is a field named T and a use of the type pkg.T, and going to the
-    definition from it means going to the type, as gopls does."""
+    """('def', d), unless the identifier under the cursor also uses another symbol (`refs`: the uses
+    covering the cursor): a Go embedded field (`struct { pkg.T }`) is a field named T and a use of the
+    type pkg.T, and going to the definition from it means going to the type, as gopls does; a C++
+    conversion operator's name `operator ::testing::Matcher<T>` holds a use of Matcher."""
     for r in refs:
-        if r[0] == d[8] and r[1] == d[9] and r[4] and r[4] != d[0]:
+        if r[0] == d[8] and r[4] and r[4] != d[0] and d[9] <= r[1] and r[2] <= d[10]:
             return "ref", r
     return "def", d
 

@@ -413,6 +413,23 @@ def test_namespace_macros_open_the_namespace_they_spell():
     assert ns == {"c:fmt": (0, 0, len("ACME_BEGIN_NAMESPACE")), "c:fmt.detail": (1, 0, len("ACME_DETAIL_BEGIN"))}
 
 
+def test_an_inline_namespace_named_by_a_macro_call_still_opens():
+    """nlohmann-json 3.11: `NLOHMANN_JSON_NAMESPACE_BEGIN` is `namespace nlohmann { inline namespace
+    NLOHMANN_JSON_NAMESPACE_CONCAT(TAGS, VERSION) {`. Not recognised, no definition of the library was
+    under `nlohmann`: 1 of 190 uses in xeus, valijson, cpp-jwt and pybind11-json found it."""
+    bodies, shapes = {}, {}
+    cmacros.scan_defines(b"#define NLOHMANN_JSON_NAMESPACE_BEGIN \\\n    namespace nlohmann \\\n    { \\\n"
+                         b"    inline namespace NLOHMANN_JSON_NAMESPACE_CONCAT( \\\n        TAGS, \\\n        VERSION) \\\n    {\n"
+                         b"#define NLOHMANN_JSON_NAMESPACE_END \\\n    } /* inline */ \\\n    } // namespace nlohmann\n",
+                         bodies, shapes)
+    ns = cmacros.namespace_macros(bodies)
+    assert ns == {"NLOHMANN_JSON_NAMESPACE_BEGIN": "namespace nlohmann{", "NLOHMANN_JSON_NAMESPACE_END": "}"}
+    project = {"repo": "nlohmann", "cpp_only": True, "macros": {**cmacros.repo_decorators({}, {}), "namespaces": ns}}
+    f = facts("NLOHMANN_JSON_NAMESPACE_BEGIN\nclass basic_json {};\nusing json = basic_json;\nNLOHMANN_JSON_NAMESPACE_END\n",
+              "nlohmann/json_fwd.hpp", project, cpp)
+    assert {"c:nlohmann.basic_json", "c:nlohmann.json"} <= {d[0] for d in f.defs} and f.errors == 0
+
+
 @ASYNC
 async def test_real_cpp_cross_repo_definitions(real_cpp_client, real_cpp):
     defs = cpporacle.definitions(real_cpp["fmt"])

@@ -142,16 +142,28 @@ def repo_decorators(bodies: dict, identity: dict) -> dict:
 
 
 def _namespace_groups(toks: tuple) -> list[tuple[str, bool]] | None:
-    """`namespace fmt { inline namespace v9 {` -> [("fmt", False), ("v9", True)]; None otherwise."""
+    """`namespace fmt { inline namespace v9 {` -> [("fmt", False), ("v9", True)]; None otherwise.
+    An inline namespace may be named by a macro call (nlohmann-json's `inline namespace
+    NLOHMANN_JSON_NAMESPACE_CONCAT(TAGS, VERSION) {`): its name never matters."""
     groups, i = [], 0
     while i < len(toks):
         inline = toks[i] == "inline"
         j = i + inline
-        if toks[j:j + 1] != ("namespace",) or toks[j + 2:j + 3] != ("{",) \
+        if toks[j:j + 1] != ("namespace",) or j + 1 >= len(toks) \
                 or not (toks[j + 1][:1].isalpha() or toks[j + 1][:1] == "_"):
             return None
+        k = j + 2
+        if inline and toks[k:k + 1] == ("(",):   # skip the macro call's arguments
+            depth = 0
+            while k < len(toks):
+                depth += {"(": 1, ")": -1}.get(toks[k], 0)
+                k += 1
+                if depth == 0:
+                    break
+        if toks[k:k + 1] != ("{",):
+            return None
         groups.append((toks[j + 1], inline))
-        i = j + 3
+        i = k + 1
     return groups or None
 
 

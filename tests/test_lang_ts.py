@@ -221,6 +221,23 @@ def test_a_json_require_is_data_not_a_module():
     assert not any("json" in t for t in aliases.values())
 
 
+def test_module_augmentation_does_not_take_over_the_augmented_name():
+    """react-router's `declare module '@tanstack/history' { interface HistoryState {...} }` (a module
+    file: it imports) merges fields into history's interface. It was defined as
+    js:@tanstack/history.HistoryState itself, so every import of HistoryState, also in router-core,
+    which does not depend on react-router, landed in react-router. A script file's ambient
+    `declare module 'x'` still defines x's members."""
+    aug = (b"import type { ParsedLocation } from '@tanstack/router-core'\n"
+           b"declare module '@tanstack/history' {\n  interface HistoryState {\n    __tempKey?: string\n  }\n}\n")
+    facts = typescript.extract(aug, Unit("src/history.ts", "", "js:@tanstack/react-router/src/history", False, {}))
+    quals = {d[0] for d in facts.defs}
+    assert "js:@tanstack/history.HistoryState" not in quals
+    assert "js:@tanstack/react-router/src/history#@tanstack/history.HistoryState" in quals
+    ambient = b"declare module 'left-pad' {\n  export default function leftPad(s: string, n: number): string\n}\n"
+    facts = typescript.extract(ambient, Unit("types/left-pad.d.ts", "", "js:app/types/left-pad", False, {}))
+    assert "js:left-pad.default" in {d[0] for d in facts.defs} or "js:left-pad.leftPad" in {d[0] for d in facts.defs}
+
+
 def test_broken_and_minified_code_does_not_stop_extraction():
     src = (b"export function before(): number { return 1 }\n"
            b"export class A {\n  m(: string) { }\n}\n"

@@ -658,6 +658,11 @@ class _Extractor(CommonJS, Uses):
             m = self.spec_module(name)      # declare module 'x' { ... }: members of module x
             if m is None:
                 return []
+            if any(c.type in ("import_statement", "export_statement") for c in self.root.named_children):
+                # in a module, `declare module 'x'` augments x (react-router adding fields to
+                # @tanstack/history's HistoryState): its members stay this file's, so x's own
+                # declarations remain what x's names resolve to
+                m = f"{self.module}#{m.removeprefix('js:')}"
             frag = name.named_children[0] if name.named_child_count else name
             self.add_def(m, frag, "module", None, node, self.header(outer, body), self.doc(outer))
             if body is not None:

@@ -177,3 +177,25 @@ async def stop_session(c) -> None:
     except Exception:  # noqa: BLE001
         c._server.kill()
     await c.stop()
+
+
+def serving(db: Path, root: Path, *docs: tuple[Path, str]):
+    """`async with serving(db, root, (path, language_id), ...) as c`: a real `crossnav serve --db db`
+    over stdio (pytest-lsp, Neovim preset), rooted at `root`, with these files open; stopped after."""
+    import contextlib
+
+    from lsprotocol import types
+    from pytest_lsp import ClientServerConfig, client_capabilities
+
+    @contextlib.asynccontextmanager
+    async def session():
+        c = await ClientServerConfig(server_command=[*SERVE, "--db", str(db)]).start()
+        try:
+            await c.initialize_session(types.InitializeParams(capabilities=client_capabilities("neovim"), root_uri=root.as_uri()))
+            for path, language_id in docs:
+                c.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
+                    uri=path.as_uri(), language_id=language_id, version=1, text=path.read_text(encoding="utf-8"))))
+            yield c
+        finally:
+            await stop_session(c)
+    return session()

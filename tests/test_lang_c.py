@@ -145,9 +145,7 @@ def test_api_names_inside_a_calling_convention_macro():
 async def test_a_library_definition_ranks_before_its_examples_and_tests(tmp_path):
     """One global C namespace: zstd's examples/roundtrip.c stubs ZSTD_isError, zlib's test/minigzip.c
     declares its own gzFile. A caller in another repo lands on the library's, and only there."""
-    from pytest_lsp import ClientServerConfig, client_capabilities
-
-    from orgutil import SERVE, find, index, init_repo, stop_session
+    from orgutil import find, index, init_repo, serving
     lib, app = tmp_path / "zstd", tmp_path / "app"
     for rel, text in (("lib/zstd.h", "unsigned ZSTD_isError(unsigned long code);\n"),
                       ("lib/common/zstd_common.c", "#include \"zstd.h\"\nunsigned ZSTD_isError(unsigned long code) { return code > 1; }\n"),
@@ -161,19 +159,13 @@ async def test_a_library_definition_ranks_before_its_examples_and_tests(tmp_path
     init_repo(app)
     db = tmp_path / "c.db"
     assert index(db, lib, app).returncode == 0
-    c = await ClientServerConfig(server_command=[*SERVE, "--db", str(db)]).start()
-    try:
-        await c.initialize_session(types.InitializeParams(capabilities=client_capabilities("neovim"), root_uri=app.as_uri()))
-        use = app / "src" / "use.c"
-        c.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
-            uri=use.as_uri(), language_id="c", version=1, text=use.read_text())))
+    use = app / "src" / "use.c"
+    async with serving(db, app, (use, "c")) as c:
         line, col = find(use, "ZSTD_isError(r)", 0, "ZSTD_isError")
         got = await c.text_document_definition_async(types.DefinitionParams(
             text_document=types.TextDocumentIdentifier(uri=use.as_uri()), position=types.Position(line=line, character=col)))
         body = lib / "lib" / "common" / "zstd_common.c"
         assert [(g.uri, g.range.start.line) for g in got] == [(body.as_uri(), 1)]
-    finally:
-        await stop_session(c)
 
 
 def test_cpp_namespaces_classes_methods_using():
@@ -390,13 +382,16 @@ def real_cpp():
 real_cpp_client = client_fixture(CPP_REAL_DB, root="spdlog", org="real_cpp", presets="neovim")
 
 
-def test_namespace_macros_open_the_namespace_they_spell():
+def namespace_macros(defines: bytes) -> dict[str, str]:
     bodies, shapes = {}, {}
-    cmacros.scan_defines(b"#define ACME_BEGIN_NAMESPACE namespace fmt { inline namespace v9 {\n"
-                         b"#define ACME_END_NAMESPACE } }\n#define ACME_DETAIL_BEGIN namespace detail {\n"
-                         b"#define ACME_DETAIL_END }\n#define TOO_LONG namespace averyverylongname {\n#define LOG(x) x\n",
-                         bodies, shapes)
-    ns = cmacros.namespace_macros(bodies)
+    cmacros.scan_defines(defines, bodies, shapes)
+    return cmacros.namespace_macros(bodies)
+
+
+def test_namespace_macros_open_the_namespace_they_spell():
+    ns = namespace_macros(b"#define ACME_BEGIN_NAMESPACE namespace fmt { inline namespace v9 {\n"
+                          b"#define ACME_END_NAMESPACE } }\n#define ACME_DETAIL_BEGIN namespace detail {\n"
+                          b"#define ACME_DETAIL_END }\n#define TOO_LONG namespace averyverylongname {\n#define LOG(x) x\n")
     # the replacement must fit in the macro's name (positions never move): TOO_LONG is left alone
     assert ns == {"ACME_BEGIN_NAMESPACE": "namespace fmt{", "ACME_END_NAMESPACE": "}",
                   "ACME_DETAIL_BEGIN": "namespace detail{", "ACME_DETAIL_END": "}"}
@@ -417,12 +412,9 @@ def test_an_inline_namespace_named_by_a_macro_call_still_opens():
     """nlohmann-json 3.11: `NLOHMANN_JSON_NAMESPACE_BEGIN` is `namespace nlohmann { inline namespace
     NLOHMANN_JSON_NAMESPACE_CONCAT(TAGS, VERSION) {`. Not recognised, no definition of the library was
     under `nlohmann`: 1 of 190 uses in xeus, valijson, cpp-jwt and pybind11-json found it."""
-    bodies, shapes = {}, {}
-    cmacros.scan_defines(b"#define NLOHMANN_JSON_NAMESPACE_BEGIN \\\n    namespace nlohmann \\\n    { \\\n"
-                         b"    inline namespace NLOHMANN_JSON_NAMESPACE_CONCAT( \\\n        TAGS, \\\n        VERSION) \\\n    {\n"
-                         b"#define NLOHMANN_JSON_NAMESPACE_END \\\n    } /* inline */ \\\n    } // namespace nlohmann\n",
-                         bodies, shapes)
-    ns = cmacros.namespace_macros(bodies)
+    ns = namespace_macros(b"#define NLOHMANN_JSON_NAMESPACE_BEGIN \\\n    namespace nlohmann \\\n    { \\\n"
+                          b"    inline namespace NLOHMANN_JSON_NAMESPACE_CONCAT( \\\n        TAGS, \\\n        VERSION) \\\n    {\n"
+                          b"#define NLOHMANN_JSON_NAMESPACE_END \\\n    } /* inline */ \\\n    } // namespace nlohmann\n")
     assert ns == {"NLOHMANN_JSON_NAMESPACE_BEGIN": "namespace nlohmann{", "NLOHMANN_JSON_NAMESPACE_END": "}"}
     project = {"repo": "nlohmann", "cpp_only": True, "macros": {**cmacros.repo_decorators({}, {}), "namespaces": ns}}
     f = facts("NLOHMANN_JSON_NAMESPACE_BEGIN\nclass basic_json {};\nusing json = basic_json;\nNLOHMANN_JSON_NAMESPACE_END\n",

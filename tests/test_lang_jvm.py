@@ -283,9 +283,7 @@ async def test_a_call_lands_on_the_overload_with_as_many_parameters(tmp_path):
     """Overloads share one qualified name: jackson-databind's `g.writeStartObject(this, node.size())`
     landed on `writeStartObject()`, the first declared (57 of 204 calls to overloaded jackson-core
     methods). The call's argument count now picks the overload, in declaration order among equals."""
-    from pytest_lsp import ClientServerConfig, client_capabilities
-
-    from orgutil import SERVE, index, init_repo, stop_session
+    from orgutil import index, init_repo, serving
     lib, app = tmp_path / "core", tmp_path / "app"
     gen = lib / "src" / "main" / "java" / "com" / "acme" / "core" / "Gen.java"
     gen.parent.mkdir(parents=True)
@@ -304,11 +302,7 @@ async def test_a_call_lands_on_the_overload_with_as_many_parameters(tmp_path):
     init_repo(app)
     db = tmp_path / "jvm.db"
     assert index(db, lib, app).returncode == 0
-    c = await ClientServerConfig(server_command=[*SERVE, "--db", str(db)]).start()
-    try:
-        await c.initialize_session(types.InitializeParams(capabilities=client_capabilities("neovim"), root_uri=app.as_uri()))
-        c.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
-            uri=use.as_uri(), language_id="java", version=1, text=use.read_text())))
+    async with serving(db, app, (use, "java")) as c:
         lines = use.read_text().split("\n")
         for needle, want in (("g.write(m, m.size())", 5), ('g.write("a, b")', 4), ("g.write();", 3), ("g.write(\n", 5)):
             line = next(i for i, ln in enumerate(lines) if needle.split("\n")[0] in ln and (needle.endswith("\n") == ln.rstrip().endswith("(")))
@@ -316,5 +310,3 @@ async def test_a_call_lands_on_the_overload_with_as_many_parameters(tmp_path):
             got = await c.text_document_definition_async(types.DefinitionParams(
                 text_document=types.TextDocumentIdentifier(uri=use.as_uri()), position=types.Position(line=line, character=col)))
             assert got and (got[0].uri, got[0].range.start.line) == (gen.as_uri(), want), (needle, got)
-    finally:
-        await stop_session(c)

@@ -168,6 +168,31 @@ async def test_a_library_definition_ranks_before_its_examples_and_tests(tmp_path
         assert [(g.uri, g.range.start.line) for g in got] == [(body.as_uri(), 1)]
 
 
+@pytest.mark.asyncio
+async def test_a_type_named_in_a_conversion_operator_goes_to_the_type(tmp_path):
+    """gmock: `operator ::testing::Matcher<T>() const` is a method whose name holds a use of gtest's
+    Matcher; definition on `Matcher` answered with the operator itself."""
+    from orgutil import find, index, init_repo, serving
+    gtest, gmock = tmp_path / "gtest", tmp_path / "gmock"
+    (gtest / "gtest").mkdir(parents=True)
+    (gtest / "gtest" / "gtest-matchers.h").write_text(
+        "namespace testing {\ntemplate <typename T>\nclass Matcher {\n public:\n  Matcher() {}\n};\n}  // namespace testing\n")
+    (gmock / "gmock").mkdir(parents=True)
+    use = gmock / "gmock" / "gmock-matchers.h"
+    use.write_text("#include \"gtest/gtest-matchers.h\"\nnamespace testing {\nclass PolymorphicMatcher {\n public:\n"
+                   "  template <typename T>\n  operator ::testing::Matcher<T>() const { return ::testing::Matcher<T>(); }\n};\n}\n")
+    init_repo(gtest)
+    init_repo(gmock)
+    db = tmp_path / "cpp.db"
+    assert index(db, gtest, gmock).returncode == 0
+    async with serving(db, gmock, (use, "cpp")) as c:
+        line, col = find(use, "operator ::testing::Matcher<T>()", 0, "Matcher")
+        got = await c.text_document_definition_async(types.DefinitionParams(
+            text_document=types.TextDocumentIdentifier(uri=use.as_uri()), position=types.Position(line=line, character=col)))
+        header = gtest / "gtest" / "gtest-matchers.h"
+        assert got and (got[0].uri, got[0].range.start.line) == (header.as_uri(), 2), got
+
+
 def test_cpp_namespaces_classes_methods_using():
     src = ("namespace a { namespace b {\n/// A thing.\nclass Foo : public Base {\n public:\n  Foo();\n  int m(int x) const;\n"
            "  int v;\n};\nint Foo::m(int x) const { return g(v) + this->v; }\n}}\n"

@@ -87,16 +87,7 @@ def _named_repos(args, db_path: Path) -> dict[Path, str]:
     paths = list(dict.fromkeys(p.expanduser().resolve() for p in _repo_paths(args)))
     if args.name:
         return dict.fromkeys(paths, args.name)
-    indexed = {}
-    if db_path.is_file():
-        try:
-            c = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True)
-            try:
-                indexed = dict(c.execute("SELECT name, root FROM repos"))
-            finally:
-                c.close()
-        except sqlite3.Error:
-            pass    # not an index: open_writer says so
+    indexed = _indexed_repos(db_path)
     names = name_repos(paths, indexed)
     shared = Counter(p.name for p in paths if names[p] != p.name and str(p) not in indexed.values())
     for folder in sorted(shared):
@@ -104,6 +95,21 @@ def _named_repos(args, db_path: Path) -> dict[Path, str]:
         err.print(f"named with parent folders: {named} (more than one clone is called {folder!r}; "
                   "`--name NAME REPO_DIR` sets another name)", highlight=False)
     return names
+
+
+def _indexed_repos(db_path: Path) -> dict[str, str]:
+    """{name: root} of the repos an index file holds, read-only; {} when there is none or it is not an
+    index (the writer that opens it next says so)."""
+    if not db_path.is_file():
+        return {}
+    try:
+        c = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            return dict(c.execute("SELECT name, root FROM repos"))
+        finally:
+            c.close()
+    except sqlite3.Error:
+        return {}
 
 
 def parse_languages(value: str) -> frozenset | None:
@@ -526,19 +532,12 @@ def cmd_index_select(args) -> int:
         return cmd_index(args)
 
     if len(kept) != 1:
-        names = ", ".join(sorted(names[p] for p in kept)) or "none"
-        err.print(f"[red]error:[/] --shard indexes exactly one repository (got {len(kept)}: {names}); "
+        listed = ", ".join(sorted(names[p] for p in kept)) or "none"
+        err.print(f"[red]error:[/] --shard indexes exactly one repository (got {len(kept)}: {listed}); "
                   "pass one REPO_DIR, or narrow --discover with --include", highlight=False)
         return 2
     if out.exists():   # an earlier shard of the same repo is updated incrementally (a CI cache makes it fast)
-        try:
-            c = sqlite3.connect(f"{out.resolve().as_uri()}?mode=ro", uri=True)
-            try:
-                others = [r[0] for r in c.execute("SELECT name FROM repos") if r[0] != names[kept[0]]]
-            finally:
-                c.close()
-        except sqlite3.Error:
-            others = []    # not an index: cmd_index reports it
+        others = sorted(set(_indexed_repos(out)) - {names[kept[0]]})
         if others:
             err.print(f"[red]error:[/] {out} already holds other repositories ({', '.join(others)}); a shard holds "
                       "one repository: pass a new file to --shard", highlight=False)

@@ -214,13 +214,12 @@ class Indexer:
         old: dict[str, tuple[int, str]] = {}
         if repo_id is not None:
             row = conn.execute("SELECT value FROM meta WHERE key = ?", (f"extractor:{repo_id}",)).fetchone()
-            if row is not None and row[0] == extractor_version():
-                # a file now over the size limit (a smaller --max-file-size) counts as changed: it leaves the index
-                old = {p: (fid, b if (size or 0) <= self.max_file_size else None) for fid, p, b, size in
-                       conn.execute("SELECT id, path, blob, size FROM files WHERE repo_id = ?", (repo_id,))}
-            else:   # written by other extraction code (an upgrade): every file is parsed again, as if changed
-                old = {p: (fid, None) for fid, p in conn.execute("SELECT id, path FROM files WHERE repo_id = ?", (repo_id,))}
-                res.reparsed = bool(old)
+            same_code = row is not None and row[0] == extractor_version()
+            # a stored blob of None counts as changed: every file when other extraction code wrote the
+            # rows (an upgrade), and a file now over the size limit (a smaller --max-file-size)
+            old = {p: (fid, b if same_code and (size or 0) <= self.max_file_size else None) for fid, p, b, size in
+                   conn.execute("SELECT id, path, blob, size FROM files WHERE repo_id = ?", (repo_id,))}
+            res.reparsed = not same_code and bool(old)
         current = source_files(repo)
         if self.languages is not None:
             current = {p: b for p, b in current.items() if lang.for_path(p).NAME in self.languages}

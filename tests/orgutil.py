@@ -116,6 +116,15 @@ def index(db: Path, *repos: Path, extra=()) -> subprocess.CompletedProcess:
     return run_cli("index", "--db", db, "--max-file-size", MAX_FILE_KIB, *extra, *repos)
 
 
+def commit_and_index(db: Path, *folders: Path) -> Path:
+    """Make each folder a git repo with one commit, and index them all into `db` with the real CLI."""
+    for folder in folders:
+        init_repo(folder)
+    r = index(db, *folders)
+    assert r.returncode == 0, r.stderr
+    return db
+
+
 @dataclass
 class Org:
     root: Path

@@ -12,7 +12,7 @@ import pytest
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, client_capabilities
 
-from orgutil import SERVE, find, index, init_repo, stop_session
+from orgutil import SERVE, commit_and_index, find, stop_session
 
 INSTALLED = "rich"   # a dependency of crossnav: always installed beside the server
 
@@ -47,12 +47,7 @@ def org(tmp_path_factory):
     (app / "app").mkdir(parents=True)
     (app / "app" / "__init__.py").write_text("")
     (app / "app" / "loud.py").write_text(APP)
-    init_repo(lib)
-    init_repo(app)
-    db = root / "index.db"
-    r = index(db, lib, app)
-    assert r.returncode == 0, r.stderr
-    return db, lib, app
+    return commit_and_index(root / "index.db", lib, app), lib, app
 
 
 @pytest.mark.asyncio

@@ -145,7 +145,7 @@ def test_api_names_inside_a_calling_convention_macro():
 async def test_a_library_definition_ranks_before_its_examples_and_tests(tmp_path):
     """One global C namespace: zstd's examples/roundtrip.c stubs ZSTD_isError, zlib's test/minigzip.c
     declares its own gzFile. A caller in another repo lands on the library's, and only there."""
-    from orgutil import find, index, init_repo, serving
+    from orgutil import commit_and_index, find, serving
     lib, app = tmp_path / "zstd", tmp_path / "app"
     for rel, text in (("lib/zstd.h", "unsigned ZSTD_isError(unsigned long code);\n"),
                       ("lib/common/zstd_common.c", "#include \"zstd.h\"\nunsigned ZSTD_isError(unsigned long code) { return code > 1; }\n"),
@@ -155,10 +155,7 @@ async def test_a_library_definition_ranks_before_its_examples_and_tests(tmp_path
         (lib / rel).write_text(text)
     (app / "src").mkdir(parents=True)
     (app / "src" / "use.c").write_text("#include <zstd.h>\nint check(unsigned long r) { return ZSTD_isError(r); }\n")
-    init_repo(lib)
-    init_repo(app)
-    db = tmp_path / "c.db"
-    assert index(db, lib, app).returncode == 0
+    db = commit_and_index(tmp_path / "c.db", lib, app)
     use = app / "src" / "use.c"
     async with serving(db, app, (use, "c")) as c:
         line, col = find(use, "ZSTD_isError(r)", 0, "ZSTD_isError")
@@ -172,7 +169,7 @@ async def test_a_library_definition_ranks_before_its_examples_and_tests(tmp_path
 async def test_a_type_named_in_a_conversion_operator_goes_to_the_type(tmp_path):
     """gmock: `operator ::testing::Matcher<T>() const` is a method whose name holds a use of gtest's
     Matcher; definition on `Matcher` answered with the operator itself."""
-    from orgutil import find, index, init_repo, serving
+    from orgutil import commit_and_index, find, serving
     gtest, gmock = tmp_path / "gtest", tmp_path / "gmock"
     (gtest / "gtest").mkdir(parents=True)
     (gtest / "gtest" / "gtest-matchers.h").write_text(
@@ -181,10 +178,7 @@ async def test_a_type_named_in_a_conversion_operator_goes_to_the_type(tmp_path):
     use = gmock / "gmock" / "gmock-matchers.h"
     use.write_text("#include \"gtest/gtest-matchers.h\"\nnamespace testing {\nclass PolymorphicMatcher {\n public:\n"
                    "  template <typename T>\n  operator ::testing::Matcher<T>() const { return ::testing::Matcher<T>(); }\n};\n}\n")
-    init_repo(gtest)
-    init_repo(gmock)
-    db = tmp_path / "cpp.db"
-    assert index(db, gtest, gmock).returncode == 0
+    db = commit_and_index(tmp_path / "cpp.db", gtest, gmock)
     async with serving(db, gmock, (use, "cpp")) as c:
         line, col = find(use, "operator ::testing::Matcher<T>()", 0, "Matcher")
         got = await c.text_document_definition_async(types.DefinitionParams(

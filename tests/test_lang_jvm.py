@@ -283,7 +283,7 @@ async def test_a_call_lands_on_the_overload_with_as_many_parameters(tmp_path):
     """Overloads share one qualified name: jackson-databind's `g.writeStartObject(this, node.size())`
     landed on `writeStartObject()`, the first declared (57 of 204 calls to overloaded jackson-core
     methods). The call's argument count now picks the overload, in declaration order among equals."""
-    from orgutil import index, init_repo, serving
+    from orgutil import commit_and_index, serving
     lib, app = tmp_path / "core", tmp_path / "app"
     gen = lib / "src" / "main" / "java" / "com" / "acme" / "core" / "Gen.java"
     gen.parent.mkdir(parents=True)
@@ -298,10 +298,7 @@ async def test_a_call_lands_on_the_overload_with_as_many_parameters(tmp_path):
                    "    void run(Gen g, java.util.Map<String, Object> m) {\n"
                    "        g.write(m, m.size());\n        g.write(\"a, b\");\n        g.write();\n        g.write(\n            m,\n            0);\n"
                    "    }\n}\n")
-    init_repo(lib)
-    init_repo(app)
-    db = tmp_path / "jvm.db"
-    assert index(db, lib, app).returncode == 0
+    db = commit_and_index(tmp_path / "jvm.db", lib, app)
     async with serving(db, app, (use, "java")) as c:
         lines = use.read_text().split("\n")
         for needle, want in (("g.write(m, m.size())", 5), ('g.write("a, b")', 4), ("g.write();", 3), ("g.write(\n", 5)):
